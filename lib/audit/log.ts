@@ -1,0 +1,68 @@
+import "server-only";
+import { z } from "zod";
+import type { Tx } from "../db";
+
+/** Who did something and from where; recorded with every audit event. */
+export interface Actor {
+  id: number | null;
+  name: string;
+  source: "ui" | "api" | "cli" | "system";
+  ip?: string | null;
+  userAgent?: string | null;
+}
+
+export const SYSTEM_ACTOR: Actor = { id: null, name: "system", source: "system" };
+
+// One payload schema per action: what an event records is fixed, and secrets have no field to go in.
+export const AUDIT_PAYLOADS = {
+  "builds.refresh": z.object({
+    ok: z.boolean(),
+    changed: z.boolean().optional(),
+    added: z.array(z.string()).optional(),
+    removed: z.array(z.string()).optional(),
+    errorKind: z.string().optional(),
+    error: z.string().optional(),
+  }),
+  "hosts.refresh": z.object({
+    hosts: z.number().int(),
+    ok: z.number().int(),
+    notInstalled: z.number().int(),
+    unreachable: z.number().int(),
+    unknown: z.number().int(),
+    changed: z.array(z.object({ host: z.string(), from: z.string().nullable(), to: z.string().nullable() })),
+    durationMs: z.number().int(),
+  }),
+  "inventory.sync": z.object({
+    added: z.array(z.string()),
+    removed: z.array(z.string()),
+    channels: z.array(z.string()),
+  }),
+  "user.add": z.object({ role: z.string() }),
+  "token.create": z.object({ tokenName: z.string(), prefix: z.string() }),
+} as const;
+
+export type AuditAction = keyof typeof AUDIT_PAYLOADS;
+export type AuditPayload<A extends AuditAction> = z.infer<(typeof AUDIT_PAYLOADS)[A]>;
+
+/** Appends one audit event inside the caller's transaction, so it lands with the change it records. */
+export async function recordAudit<A extends AuditAction>(
+  tx: Tx,
+  actor: Actor,
+  action: A,
+  target: string | null,
+  payload: AuditPayload<A>,
+): Promise<void> {
+  const parsed = AUDIT_PAYLOADS[action].parse(payload);
+  await tx.auditEvent.create({
+    data: {
+      actorId: actor.id,
+      actorName: actor.name,
+      source: actor.source,
+      action,
+      target,
+      payload: JSON.stringify(parsed),
+      ip: actor.ip ?? null,
+      userAgent: actor.userAgent ?? null,
+    },
+  });
+}

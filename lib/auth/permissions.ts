@@ -1,0 +1,49 @@
+// One table of what each role may do. The server guards and the UI (to grey out a control and
+// say why) both read it. Pure: safe to import from client components.
+
+export const ROLES = ["viewer", "deployer", "admin"] as const;
+export type Role = (typeof ROLES)[number];
+
+export const PERMISSIONS = [
+  "builds.read",
+  "builds.refresh",
+  "hosts.read",
+  "hosts.refresh",
+  "channels.promote",
+  "channels.rollback",
+  "deployments.cancel",
+  "audit.read",
+  "admin",
+] as const;
+export type Permission = (typeof PERMISSIONS)[number];
+
+const VIEWER = ["builds.read", "hosts.read", "audit.read"] as const satisfies readonly Permission[];
+const DEPLOYER = [
+  ...VIEWER,
+  "builds.refresh",
+  "hosts.refresh",
+  "channels.promote",
+  "channels.rollback",
+  "deployments.cancel",
+] as const satisfies readonly Permission[];
+
+export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
+  viewer: VIEWER,
+  deployer: DEPLOYER,
+  admin: PERMISSIONS,
+};
+
+export function isRole(value: unknown): value is Role {
+  return typeof value === "string" && (ROLES as readonly string[]).includes(value);
+}
+
+export function can(role: Role | null | undefined, permission: Permission): boolean {
+  return role != null && ROLE_PERMISSIONS[role].includes(permission);
+}
+
+/** Why a control is unavailable, for its title/tooltip; null when allowed. */
+export function deniedReason(role: Role | null | undefined, permission: Permission): string | null {
+  if (can(role, permission)) return null;
+  if (role == null) return "Sign in to do this.";
+  return `Your role (${role}) lacks the ${permission} permission.`;
+}

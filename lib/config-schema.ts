@@ -1,0 +1,138 @@
+// The configuration file's shape. Pure (no I/O) so the sandbox, scripts and tests can share it.
+import { z } from "zod";
+
+export const DEFAULT_VERSION_COMMAND = "dpkg-query -W -f='${Version}' {package}";
+export const DEFAULT_INSTALL_COMMAND =
+  "sudo -n env DEBIAN_FRONTEND=noninteractive apt-get update -q --error-on=any && " +
+  "sudo -n env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --allow-downgrades {package}={version}";
+
+const hostName = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$/, "must be a host name (letters, digits, dots, dashes)");
+const channelName = z
+  .string()
+  .regex(/^[a-z][a-z0-9-]{0,39}$/, "must be lower-case letters, digits and dashes, starting with a letter");
+const seconds = (def: number, max = 86_400) => z.number().positive().max(max).default(def);
+
+export const repositorySchema = z
+  .object({
+    url: z.url({ protocol: /^https?$/, error: "must be an http(s) URL" }),
+    /** Suite under dists/, or "./" style flat repository when `flat` is true. */
+    suite: z.string().min(1).default("beta"),
+    flat: z.boolean().default(false),
+    component: z.string().min(1).default("main"),
+    architecture: z.string().min(1).default("amd64"),
+    package: z.string().regex(/^[a-z0-9][a-z0-9+.-]+$/, "must be a Debian package name").default("scap"),
+    /** OpenPGP public keys (armored or binary), one file or several. */
+    keyring: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
+    /** Accept an index without a signature. Never the default. */
+    unsigned: z.boolean().default(false),
+    refreshSeconds: seconds(300),
+    timeoutSeconds: seconds(30, 600),
+    maxDownloadBytes: z.number().int().positive().default(256 * 1024 * 1024),
+  })
+  .strict()
+  .refine((r) => r.unsigned || r.keyring !== undefined, {
+    path: ["keyring"],
+    error: "is required unless repository.unsigned is true",
+  });
+
+export const sshSchema = z
+  .object({
+    user: z.string().min(1).default("root"),
+    port: z.number().int().min(1).max(65535).default(22),
+    privateKeyPath: z.string().min(1),
+    knownHostsPath: z.string().min(1),
+    jumpHost: z
+      .object({
+        host: z.string().min(1),
+        port: z.number().int().min(1).max(65535).default(22),
+        user: z.string().min(1).optional(),
+      })
+      .strict()
+      .optional(),
+    concurrency: z.number().int().min(1).max(500).default(50),
+    connectTimeoutSeconds: seconds(10, 300),
+    commandTimeoutSeconds: seconds(600, 7200),
+    /** Bytes kept of each command's stdout and stderr. */
+    maxOutputBytes: z.number().int().min(1024).default(256 * 1024),
+  })
+  .strict();
+
+export const commandsSchema = z
+  .object({
+    version: z.string().min(1).default(DEFAULT_VERSION_COMMAND),
+    install: z.string().min(1).default(DEFAULT_INSTALL_COMMAND),
+    healthCheck: z.string().min(1).optional(),
+  })
+  .strict();
+
+export const hostSchema = z
+  .object({
+    name: hostName,
+    address: z.string().min(1).optional(),
+    port: z.number().int().min(1).max(65535).optional(),
+  })
+  .strict();
+
+export const channelSchema = z
+  .object({
+    name: channelName,
+    hosts: z.union([z.literal("all"), z.array(hostName).min(1)]),
+    /** A channel whose current version a build must run on before it can come here. */
+    requires: channelName.optional(),
+    batchSize: z.number().int().min(1).default(1),
+    maxFailures: z.number().int().min(0).default(0),
+  })
+  .strict();
+
+export const configSchema = z
+  .object({
+    repository: repositorySchema,
+    ssh: sshSchema,
+    commands: commandsSchema.default({
+      version: DEFAULT_VERSION_COMMAND,
+      install: DEFAULT_INSTALL_COMMAND,
+    }),
+    fleet: z
+      .object({ refreshSeconds: seconds(300) })
+      .strict()
+      .default({ refreshSeconds: 300 }),
+    hosts: z.array(hostSchema).min(1),
+    channels: z.array(channelSchema).min(1),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    const hosts = new Set<string>();
+    c.hosts.forEach((h, i) => {
+      if (hosts.has(h.name)) ctx.addIssue({ code: "custom", path: ["hosts", i, "name"], message: `duplicate host ${h.name}` });
+      hosts.add(h.name);
+    });
+    const channels = new Set(c.channels.map((ch) => ch.name));
+    const seen = new Set<string>();
+    c.channels.forEach((ch, i) => {
+      if (seen.has(ch.name)) ctx.addIssue({ code: "custom", path: ["channels", i, "name"], message: `duplicate channel ${ch.name}` });
+      seen.add(ch.name);
+      if (ch.hosts !== "all") {
+        ch.hosts.forEach((h, j) => {
+          if (!hosts.has(h)) ctx.addIssue({ code: "custom", path: ["channels", i, "hosts", j], message: `unknown host ${h}` });
+        });
+      }
+      if (ch.requires !== undefined && (!channels.has(ch.requires) || ch.requires === ch.name)) {
+        ctx.addIssue({ code: "custom", path: ["channels", i, "requires"], message: `unknown channel ${ch.requires}` });
+      }
+    });
+  });
+
+export type AppConfig = z.infer<typeof configSchema>;
+export type RepositoryConfig = AppConfig["repository"];
+export type SshConfig = AppConfig["ssh"];
+export type HostConfig = AppConfig["hosts"][number];
+export type ChannelConfig = AppConfig["channels"][number];
+
+/** Hosts of a channel, in inventory order. */
+export function channelHosts(config: AppConfig, channel: ChannelConfig): HostConfig[] {
+  if (channel.hosts === "all") return config.hosts;
+  const members = new Set(channel.hosts);
+  return config.hosts.filter((h) => members.has(h.name));
+}
