@@ -64,6 +64,7 @@ export function readConfigFile(file: string): AppConfig {
 
 export type ConfigState =
   | { status: "unconfigured" }
+  | { status: "invalid"; file: string; error: ConfigError }
   | { status: "ok"; file: string; config: AppConfig; loadedAt: Date; reloadError?: string };
 
 const cache = globalThis as unknown as { scapConfig?: { state: ConfigState; mtimeMs: number } };
@@ -94,12 +95,14 @@ export function getConfigState(): ConfigState {
       cache.scapConfig = { state, mtimeMs };
       return state;
     }
-    throw e;
+    if (!(e instanceof ConfigError)) throw e;
+    return { status: "invalid", file: abs, error: e };
   }
 }
 
 /** The config, or null when none is named. Throws ConfigError when the named file is bad. */
 export function getConfig(): AppConfig | null {
   const state = getConfigState();
+  if (state.status === "invalid") throw state.error;
   return state.status === "ok" ? state.config : null;
 }

@@ -1,0 +1,121 @@
+import type { Metadata } from "next";
+import Link from "next/link";
+import { auditFacets, auditQuerySchema, listAuditEvents } from "@/lib/audit/queries";
+import { requirePageUser } from "@/lib/auth/guard";
+import { can } from "@/lib/auth/permissions";
+import { Badge, EmptyState, PageHeader, Time } from "../../_components/ui";
+
+export const metadata: Metadata = { title: "Audit" };
+export const dynamic = "force-dynamic";
+
+function qs(params: Record<string, string | number | undefined>) {
+  const s = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== "") s.set(k, String(v));
+  const out = s.toString();
+  return out ? `?${out}` : "";
+}
+
+export default async function AuditPage({ searchParams }: { searchParams: Promise<Record<string, string | string[] | undefined>> }) {
+  const user = await requirePageUser();
+  if (!can(user.role, "audit.read")) return <EmptyState title="Your role cannot read the audit history." />;
+  const raw = await searchParams;
+  const parsed = auditQuerySchema.safeParse({
+    limit: 50,
+    cursor: typeof raw.cursor === "string" ? raw.cursor : undefined,
+    actor: typeof raw.actor === "string" && raw.actor ? raw.actor : undefined,
+    action: typeof raw.action === "string" && raw.action ? raw.action : undefined,
+  });
+  const q = parsed.success ? parsed.data : auditQuerySchema.parse({});
+  const [{ events, nextCursor }, facets] = await Promise.all([listAuditEvents(q), auditFacets()]);
+  const now = new Date();
+  const filters = { actor: q.actor, action: q.action };
+  return (
+    <>
+      <PageHeader
+        title="Audit"
+        description="Every change, who made it, from where. Append-only."
+        actions={
+          <>
+            <a className="btn-secondary" href={`/api/audit/export${qs({ ...filters, format: "csv" })}`}>
+              Export CSV
+            </a>
+            <a className="btn-secondary" href={`/api/audit/export${qs({ ...filters, format: "json" })}`}>
+              Export JSON
+            </a>
+          </>
+        }
+      />
+      <form className="mb-4 flex flex-wrap items-end gap-2" method="get">
+        <label className="text-sm">
+          <span className="mb-1 block text-xs font-medium text-slate-500">Actor</span>
+          <select name="actor" defaultValue={q.actor ?? ""} className="input">
+            <option value="">All actors</option>
+            {facets.actors.map((a) => (
+              <option key={a}>{a}</option>
+            ))}
+          </select>
+        </label>
+        <label className="text-sm">
+          <span className="mb-1 block text-xs font-medium text-slate-500">Action</span>
+          <select name="action" defaultValue={q.action ?? ""} className="input">
+            <option value="">All actions</option>
+            {facets.actions.map((a) => (
+              <option key={a}>{a}</option>
+            ))}
+          </select>
+        </label>
+        <button className="btn-secondary" type="submit">
+          Filter
+        </button>
+        {q.actor || q.action ? (
+          <Link className="text-sm text-indigo-600 hover:underline dark:text-indigo-400" href="/audit">
+            Clear
+          </Link>
+        ) : null}
+      </form>
+      {events.length === 0 ? (
+        <EmptyState title="No audit events match.">Refreshing builds or hosts, promoting and signing users in all leave a record here.</EmptyState>
+      ) : (
+        <div className="card table-wrap">
+          <table className="data">
+            <thead>
+              <tr>
+                <th>When</th>
+                <th>Actor</th>
+                <th>Action</th>
+                <th>Target</th>
+                <th>Details</th>
+              </tr>
+            </thead>
+            <tbody>
+              {events.map((e) => (
+                <tr key={e.id}>
+                  <td className="whitespace-nowrap">
+                    <Time at={e.at} now={now} />
+                  </td>
+                  <td className="whitespace-nowrap">
+                    {e.actor} <Badge>{e.source}</Badge>
+                  </td>
+                  <td className="mono whitespace-nowrap">{e.action}</td>
+                  <td className="mono">{e.target ?? "—"}</td>
+                  <td>
+                    <code className="mono block max-w-xl truncate text-xs text-slate-500 dark:text-slate-400" title={JSON.stringify(e.payload)}>
+                      {JSON.stringify(e.payload)}
+                    </code>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      {nextCursor ? (
+        <div className="mt-4">
+          <Link className="btn-secondary" href={`/audit${qs({ ...filters, cursor: nextCursor })}`}>
+            Older events →
+          </Link>
+        </div>
+      ) : null}
+    </>
+  );
+}

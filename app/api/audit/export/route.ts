@@ -1,0 +1,30 @@
+import { z } from "zod";
+import { requireApiPermission } from "@/lib/auth/guard";
+import { auditQuerySchema, exportAuditEvents } from "@/lib/audit/queries";
+import { route } from "@/lib/http";
+
+export const dynamic = "force-dynamic";
+
+const exportSchema = auditQuerySchema.pick({ actor: true, action: true }).extend({ format: z.enum(["csv", "json"]).default("csv") });
+
+export const GET = route(async (request) => {
+  await requireApiPermission(request, "audit.read");
+  const q = exportSchema.parse(Object.fromEntries(new URL(request.url).searchParams));
+  const encoder = new TextEncoder();
+  const chunks = exportAuditEvents(q.format, q);
+  const body = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const next = await chunks.next();
+      if (next.done) controller.close();
+      else controller.enqueue(encoder.encode(next.value));
+    },
+  });
+  const stamp = new Date().toISOString().slice(0, 19).replaceAll(":", "");
+  return new Response(body, {
+    headers: {
+      "content-type": q.format === "csv" ? "text/csv; charset=utf-8" : "application/json; charset=utf-8",
+      "content-disposition": `attachment; filename="scap-channels-audit-${stamp}.${q.format}"`,
+      "cache-control": "no-store",
+    },
+  });
+});

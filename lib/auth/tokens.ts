@@ -1,0 +1,41 @@
+import "server-only";
+import { createHash, randomBytes } from "node:crypto";
+import { recordAudit, type Actor } from "../audit/log";
+import { getDb } from "../db";
+import { AppError } from "../errors";
+import type { Role } from "./permissions";
+import type { SessionUser } from "./users";
+
+const TOKEN_PREFIX = "sct_";
+
+function hashToken(token: string): string {
+  return createHash("sha256").update(token).digest("hex");
+}
+
+/** Creates an API token for a user; the token is returned once and only its hash is stored. */
+export async function createApiToken(userName: string, tokenName: string, actor: Actor): Promise<{ token: string; prefix: string }> {
+  const db = getDb();
+  const user = await db.user.findUnique({ where: { name: userName } });
+  if (!user || user.disabledAt) throw new AppError("NOT_FOUND", `no active user named ${userName}`);
+  const token = TOKEN_PREFIX + randomBytes(32).toString("base64url");
+  const prefix = token.slice(0, TOKEN_PREFIX.length + 6);
+  await db.$transaction(async (tx) => {
+    await tx.apiToken.create({ data: { userId: user.id, name: tokenName, tokenHash: hashToken(token), prefix } });
+    await recordAudit(tx, actor, "token.create", userName, { tokenName, prefix });
+  });
+  return { token, prefix };
+}
+
+/** The user a bearer token belongs to, or null for an unknown, revoked or expired token. */
+export async function userForToken(token: string): Promise<SessionUser | null> {
+  if (!token.startsWith(TOKEN_PREFIX)) return null;
+  const db = getDb();
+  const row = await db.apiToken.findUnique({ where: { tokenHash: hashToken(token) }, include: { user: true } });
+  const now = new Date();
+  if (!row || row.revokedAt || (row.expiresAt && row.expiresAt < now) || row.user.disabledAt) return null;
+  // lastUsedAt is informational; a minute's precision spares a write per request.
+  if (!row.lastUsedAt || now.getTime() - row.lastUsedAt.getTime() > 60_000) {
+    await db.apiToken.update({ where: { id: row.id }, data: { lastUsedAt: now } });
+  }
+  return { id: row.user.id, name: row.user.name, role: row.user.role as Role };
+}

@@ -1,0 +1,31 @@
+// Environment variables the app reads, validated once at start (scripts/prepare-db.ts).
+import { z } from "zod";
+import { resolveDatabaseUrl } from "./database-url";
+
+export const envSchema = z.object({
+  DATABASE_URL: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      try {
+        return resolveDatabaseUrl(v || undefined);
+      } catch (e) {
+        ctx.addIssue({ code: "custom", message: (e as Error).message });
+        return z.NEVER;
+      }
+    }),
+  SCAP_CHANNELS_CONFIG: z.string().min(1).optional(),
+  PORT: z.coerce.number().int().min(1).max(65535).optional(),
+  NEXTAUTH_SECRET: z.string().min(32, "must be at least 32 characters (e.g. `openssl rand -base64 32`)").optional(),
+  NEXTAUTH_URL: z.url().optional(),
+});
+
+export type Env = z.infer<typeof envSchema>;
+
+/** Validates the environment; the message names each bad variable. */
+export function checkEnv(env: NodeJS.ProcessEnv = process.env): Env {
+  const result = envSchema.safeParse(env);
+  if (result.success) return result.data;
+  const lines = result.error.issues.map((i) => `  - ${i.path.join(".")}: ${i.message}`);
+  throw new Error(`Invalid environment:\n${lines.join("\n")}`);
+}

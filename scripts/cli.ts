@@ -1,0 +1,59 @@
+// Administration from the shell: `npm run cli -- user add NAME --role ROLE` (password on stdin),
+// `npm run cli -- token create NAME [--label LABEL]`.
+import os from "node:os";
+import { parseArgs } from "node:util";
+import type { Actor } from "../lib/audit/log";
+import { isRole, ROLES } from "../lib/auth/permissions";
+import { createApiToken } from "../lib/auth/tokens";
+import { addUser } from "../lib/auth/users";
+import { getDb } from "../lib/db";
+import { checkEnv } from "../lib/env";
+
+const USAGE = `usage:
+  npm run cli -- user add NAME --role ${ROLES.join("|")}     (password read from stdin)
+  npm run cli -- token create NAME [--label LABEL]           (prints a new API token for user NAME)`;
+
+async function readStdin(): Promise<string> {
+  if (process.stdin.isTTY) process.stderr.write("Password (then Enter, Ctrl-D): ");
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString("utf8").replace(/\r?\n$/, "");
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { role: { type: "string" }, label: { type: "string" }, help: { type: "boolean", short: "h" } },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  checkEnv();
+  const actor: Actor = { id: null, name: `cli:${os.userInfo().username}`, source: "cli" };
+  const [noun, verb, name] = positionals;
+  if (noun === "user" && verb === "add" && name && positionals.length === 3) {
+    if (!isRole(values.role)) throw new UsageError(`--role must be one of ${ROLES.join(", ")}`);
+    const user = await addUser(name, values.role, await readStdin(), actor);
+    console.log(`user ${user.name} (${user.role}) saved`);
+    return 0;
+  }
+  if (noun === "token" && verb === "create" && name && positionals.length === 3) {
+    const { token } = await createApiToken(name, values.label ?? "cli", actor);
+    console.log(token);
+    return 0;
+  }
+  throw new UsageError("unknown command");
+}
+
+class UsageError extends Error {}
+
+main(process.argv.slice(2))
+  .then((code) => process.exit(code))
+  .catch(async (e: unknown) => {
+    if (e instanceof UsageError) console.error(`${e.message}\n${USAGE}`);
+    else console.error(`error: ${(e as Error).message}`);
+    await getDb().$disconnect().catch(() => {});
+    process.exit(e instanceof UsageError ? 2 : 1);
+  });
