@@ -64,15 +64,13 @@ export function Time({ at, now = new Date() }: { at: Date | string | null | unde
   );
 }
 
+/** "3 min ago", or "in 30 d" for a time still to come. */
 export function relativeTime(d: Date, now: Date): string {
-  const s = Math.round((now.getTime() - d.getTime()) / 1000);
-  if (s < 0) return "just now";
-  if (s < 45) return `${s} s ago`;
-  const m = Math.round(s / 60);
-  if (m < 60) return `${m} min ago`;
-  const h = Math.round(m / 60);
-  if (h < 36) return `${h} h ago`;
-  return `${Math.round(h / 24)} d ago`;
+  const diff = Math.round((now.getTime() - d.getTime()) / 1000);
+  const s = Math.abs(diff);
+  const span = s < 45 ? `${s} s` : s < 3600 ? `${Math.round(s / 60)} min` : s < 36 * 3600 ? `${Math.round(s / 3600)} h` : `${Math.round(s / 86400)} d`;
+  if (diff < 0) return s < 5 ? "now" : `in ${span}`;
+  return s < 5 ? "just now" : `${span} ago`;
 }
 
 export function formatBytes(n: number): string {

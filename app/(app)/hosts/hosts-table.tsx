@@ -1,0 +1,149 @@
+"use client";
+import { useMemo, useState } from "react";
+import { compareVersions } from "@/lib/apt/version";
+import type { HostStatus, HostView } from "@/lib/views";
+
+type SortKey = "name" | "version" | "status" | "observedAt";
+
+const STATUS_STYLE: Record<HostStatus, string> = {
+  ok: "text-emerald-700 dark:text-emerald-400",
+  "not-installed": "text-slate-500",
+  unreachable: "text-rose-600 dark:text-rose-400",
+  unknown: "text-amber-700 dark:text-amber-400",
+};
+
+function relative(iso: string | null, now: number) {
+  if (!iso) return "never";
+  const s = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
+  if (s < 45) return `${s} s ago`;
+  if (s < 3600) return `${Math.round(s / 60)} min ago`;
+  if (s < 36 * 3600) return `${Math.round(s / 3600)} h ago`;
+  return `${Math.round(s / 86400)} d ago`;
+}
+
+function compareHosts(a: HostView, b: HostView, key: SortKey): number {
+  switch (key) {
+    case "version":
+      if (a.version && b.version) return compareVersions(a.version, b.version);
+      return a.version ? 1 : b.version ? -1 : 0;
+    case "status":
+      return a.status.localeCompare(b.status);
+    case "observedAt":
+      return (a.observedAt ?? "").localeCompare(b.observedAt ?? "");
+    default:
+      return a.name.localeCompare(b.name, undefined, { numeric: true });
+  }
+}
+
+export function HostsTable({ hosts, renderedAt }: { hosts: HostView[]; renderedAt: string }) {
+  const [filter, setFilter] = useState("");
+  const [status, setStatus] = useState<"" | HostStatus | "drift">("");
+  const [sort, setSort] = useState<{ key: SortKey; desc: boolean }>({ key: "name", desc: false });
+  const now = Date.parse(renderedAt);
+
+  const shown = useMemo(() => {
+    const q = filter.trim().toLowerCase();
+    return hosts
+      .filter((h) => (status === "drift" ? h.drift !== null || h.offMajority : !status || h.status === status))
+      .filter((h) => !q || [h.name, h.address, h.version ?? "", ...h.channels].some((s) => s.toLowerCase().includes(q)))
+      .sort((a, b) => (sort.desc ? -1 : 1) * compareHosts(a, b, sort.key));
+  }, [hosts, filter, status, sort]);
+
+  function header(key: SortKey, label: string) {
+    const active = sort.key === key;
+    return (
+      <th aria-sort={active ? (sort.desc ? "descending" : "ascending") : "none"}>
+        <button type="button" className="inline-flex items-center gap-1 uppercase" onClick={() => setSort({ key, desc: active ? !sort.desc : false })}>
+          {label}
+          <span aria-hidden className={active ? "" : "opacity-0"}>
+            {sort.desc ? "▾" : "▴"}
+          </span>
+        </button>
+      </th>
+    );
+  }
+
+  return (
+    <div className="card">
+      <div className="flex flex-wrap items-center gap-2 border-b border-slate-200 px-3 py-2 dark:border-slate-800">
+        <input type="search" value={filter} onChange={(e) => setFilter(e.target.value)} placeholder="Filter by host, address, version, channel" aria-label="Filter hosts" className="input w-full sm:w-72" />
+        <select value={status} onChange={(e) => setStatus(e.target.value as typeof status)} aria-label="Show" className="input">
+          <option value="">All statuses</option>
+          <option value="drift">Drifting</option>
+          <option value="ok">ok</option>
+          <option value="not-installed">not installed</option>
+          <option value="unreachable">unreachable</option>
+          <option value="unknown">unknown</option>
+        </select>
+        <span className="ml-auto text-xs text-slate-500">
+          {shown.length === hosts.length ? `${hosts.length} hosts` : `${shown.length} of ${hosts.length} hosts`}
+        </span>
+      </div>
+      <div className="table-wrap">
+        <table className="data" data-testid="hosts-table">
+          <thead>
+            <tr>
+              {header("name", "Host")}
+              <th>Channels</th>
+              {header("version", "Version")}
+              {header("status", "Status")}
+              {header("observedAt", "Observed")}
+              <th>Notes</th>
+            </tr>
+          </thead>
+          <tbody>
+            {shown.map((h) => (
+              <tr key={h.name} data-testid="host-row" data-host={h.name} className={h.drift || h.offMajority ? "bg-amber-50/60 dark:bg-amber-500/5" : ""}>
+                <td>
+                  <div className="font-medium">{h.name}</div>
+                  <div className="mono text-xs text-slate-500">
+                    {h.address}
+                    {h.port !== 22 ? `:${h.port}` : ""}
+                  </div>
+                </td>
+                <td>
+                  <div className="flex flex-wrap gap-1">
+                    {h.channels.map((c) => (
+                      <span key={c} className="rounded bg-slate-100 px-1.5 py-0.5 text-xs dark:bg-slate-800">
+                        {c}
+                      </span>
+                    ))}
+                  </div>
+                </td>
+                <td className="mono break-all" data-testid="host-version">
+                  {h.version ?? "—"}
+                </td>
+                <td className={`whitespace-nowrap font-medium ${STATUS_STYLE[h.status]}`} data-testid="host-status">
+                  {h.status}
+                </td>
+                <td className="whitespace-nowrap">
+                  {h.observedAt ? (
+                    <time dateTime={h.observedAt} title={h.observedAt.replace("T", " ").replace(/\.\d+Z$/, " UTC")}>
+                      {relative(h.observedAt, now)}
+                    </time>
+                  ) : (
+                    <span className="text-slate-400">never</span>
+                  )}
+                </td>
+                <td className="text-sm">
+                  {h.drift ? (
+                    <p className="font-medium text-amber-800 dark:text-amber-300" data-testid="host-drift">
+                      Drift: {h.drift.channel} runs <span className="mono">{h.drift.expected}</span>
+                    </p>
+                  ) : null}
+                  {h.offMajority && !h.drift ? <p className="text-amber-800 dark:text-amber-300">Differs from most hosts</p> : null}
+                  {h.error ? (
+                    <p className="max-w-md break-words text-rose-700 dark:text-rose-300" title={h.errorKind ?? undefined}>
+                      {h.error}
+                    </p>
+                  ) : null}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+      {shown.length === 0 ? <p className="px-3 py-6 text-center text-sm text-slate-500">No host matches.</p> : null}
+    </div>
+  );
+}

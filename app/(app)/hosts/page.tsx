@@ -1,0 +1,57 @@
+import type { Metadata } from "next";
+import { requirePageUser } from "@/lib/auth/guard";
+import { deniedReason } from "@/lib/auth/permissions";
+import { getConfigState } from "@/lib/config";
+import { distributionView, hostsView, probeView } from "@/lib/dashboard";
+import { NotConfigured } from "../../_components/not-configured";
+import { RefreshButton } from "../../_components/refresh-button";
+import { EmptyState, PageHeader } from "../../_components/ui";
+import { VersionChart } from "../../_components/version-chart";
+import { HostsTable } from "./hosts-table";
+
+export const metadata: Metadata = { title: "Hosts" };
+export const dynamic = "force-dynamic";
+
+export default async function HostsPage() {
+  const user = await requirePageUser();
+  const state = getConfigState();
+  const config = state.status === "ok" ? state.config : null;
+  const probe = probeView();
+  const header = (
+    <PageHeader
+      title="Hosts"
+      description="The scap version each beta host reported over SSH, and where it differs from its channel."
+      actions={config ? <RefreshButton kind="hosts" disabledReason={deniedReason(user.role, "hosts.refresh")} initialProbe={probe} /> : null}
+    />
+  );
+  if (!config) {
+    return (
+      <>
+        {header}
+        <NotConfigured />
+      </>
+    );
+  }
+  const [hosts, distribution] = await Promise.all([hostsView(config), distributionView()]);
+  const drifting = hosts.filter((h) => h.drift).length;
+  return (
+    <>
+      {header}
+      {hosts.length === 0 ? (
+        <EmptyState title="No hosts known yet.">The inventory is read from the configuration file when the hosts are first probed.</EmptyState>
+      ) : (
+        <div className="grid gap-5 lg:grid-cols-[1fr_18rem]">
+          <div className="min-w-0 space-y-3">
+            {drifting ? (
+              <p className="text-sm text-amber-800 dark:text-amber-300" role="status">
+                {drifting} host{drifting === 1 ? " runs" : "s run"} a version other than its channel&apos;s.
+              </p>
+            ) : null}
+            <HostsTable hosts={hosts} renderedAt={new Date().toISOString()} />
+          </div>
+          <VersionChart entries={distribution} />
+        </div>
+      )}
+    </>
+  );
+}

@@ -1,0 +1,83 @@
+import type { Metadata } from "next";
+import Link from "next/link";
+import { requirePageUser } from "@/lib/auth/guard";
+import { getConfigState } from "@/lib/config";
+import { buildsView, channelsView, distributionView, newestNotOn, repositoryView } from "@/lib/dashboard";
+import { NotConfigured } from "../_components/not-configured";
+import { RepositoryStatus } from "../_components/repository-status";
+import { Badge, PageHeader } from "../_components/ui";
+import { VersionChart } from "../_components/version-chart";
+
+export const metadata: Metadata = { title: "Overview" };
+export const dynamic = "force-dynamic";
+
+export default async function OverviewPage() {
+  await requirePageUser();
+  const state = getConfigState();
+  const config = state.status === "ok" ? state.config : null;
+  if (!config) {
+    return (
+      <>
+        <PageHeader title="Overview" />
+        <NotConfigured />
+      </>
+    );
+  }
+  const channels = await channelsView(config);
+  const [builds, repo, distribution] = await Promise.all([buildsView(config, channels), repositoryView(config), distributionView()]);
+  const now = new Date();
+  return (
+    <>
+      <PageHeader title="Overview" description={`Channels of ${config.repository.package} in the beta cluster.`} />
+      <RepositoryStatus repo={repo} now={now} />
+      <div className="grid gap-5 lg:grid-cols-[1fr_20rem]">
+        <section aria-label="Channels" className="grid content-start gap-4 sm:grid-cols-2">
+          {channels.map((c) => {
+            const next = newestNotOn(builds, c);
+            return (
+              <article key={c.name} className="card p-4" data-testid="channel-card" data-channel={c.name}>
+                <header className="mb-3 flex items-baseline justify-between gap-2">
+                  <h2 className="text-lg font-semibold">{c.name}</h2>
+                  <span className="text-sm text-slate-500">
+                    {c.hosts.length} host{c.hosts.length === 1 ? "" : "s"}
+                    {c.requires ? ` · after ${c.requires}` : ""}
+                  </span>
+                </header>
+                <dl className="space-y-2 text-sm">
+                  <div>
+                    <dt className="text-xs uppercase tracking-wide text-slate-500">Current version</dt>
+                    <dd className="mono break-all" data-testid="channel-current">
+                      {c.currentVersion ?? <span className="font-sans text-slate-400">none observed yet</span>}
+                    </dd>
+                    {c.currentSource === "observed" ? (
+                      <dd className="text-xs text-slate-500">as observed on most of its hosts; no deployment recorded yet</dd>
+                    ) : null}
+                  </div>
+                  <div className="flex items-center gap-2">
+                    <dt className="text-xs uppercase tracking-wide text-slate-500">Drift</dt>
+                    <dd>
+                      {c.drift === 0 ? (
+                        <Badge tone="green">none</Badge>
+                      ) : (
+                        <Link href="/hosts">
+                          <Badge tone="amber">
+                            {c.drift} host{c.drift === 1 ? "" : "s"} differ
+                          </Badge>
+                        </Link>
+                      )}
+                    </dd>
+                  </div>
+                  <div>
+                    <dt className="text-xs uppercase tracking-wide text-slate-500">Newest build not yet on it</dt>
+                    <dd className="mono break-all">{next ? next.version : <span className="font-sans text-slate-400">up to date</span>}</dd>
+                  </div>
+                </dl>
+              </article>
+            );
+          })}
+        </section>
+        <VersionChart entries={distribution} />
+      </div>
+    </>
+  );
+}

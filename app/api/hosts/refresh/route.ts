@@ -1,0 +1,15 @@
+import { requireApiPermission } from "@/lib/auth/guard";
+import { hostsView, probeView } from "@/lib/dashboard";
+import { probeFleet } from "@/lib/fleet/probe";
+import { json, route } from "@/lib/http";
+import { requireConfig } from "@/lib/require-config";
+
+export const dynamic = "force-dynamic";
+
+/** Probes every host now (joining a probe already running) and answers when it is done. */
+export const POST = route(async (request) => {
+  const { actor } = await requireApiPermission(request, "hosts.refresh");
+  const config = requireConfig();
+  await probeFleet(config, actor);
+  return json({ hosts: await hostsView(config), probe: probeView() });
+});

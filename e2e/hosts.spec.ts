@@ -1,0 +1,27 @@
+import { expect, test } from "@playwright/test";
+import { installedVersion, load, setInstalled } from "./sandbox";
+import { signIn } from "./fixtures/auth";
+import { SANDBOX_DIR } from "./fixtures/env";
+
+test("the hosts page shows every sandbox host and a refresh picks up a change made behind its back", async ({ page }) => {
+  const sandbox = await load(SANDBOX_DIR);
+  await signIn(page, "deployer");
+  await page.goto("/hosts");
+  await page.getByRole("button", { name: "Refresh hosts" }).click();
+  await expect(page.getByTestId("hosts-refresh-result")).toContainText(`Probed ${sandbox.hosts.length} hosts`);
+  await expect(page.getByTestId("host-row")).toHaveCount(sandbox.hosts.length);
+  for (const h of sandbox.hosts) {
+    const row = page.locator(`[data-testid=host-row][data-host="${h.name}"]`);
+    await expect(row.getByTestId("host-version")).toHaveText((await installedVersion(sandbox, h.name)) ?? "—");
+    await expect(row.getByTestId("host-status")).toHaveText("ok");
+  }
+
+  const target = sandbox.hosts[sandbox.hosts.length - 1]!;
+  const newest = sandbox.versions[sandbox.versions.length - 1]!;
+  await setInstalled(sandbox, target.name, newest);
+  await page.getByRole("button", { name: "Refresh hosts" }).click();
+  const row = page.locator(`[data-testid=host-row][data-host="${target.name}"]`);
+  await expect(row.getByTestId("host-version")).toHaveText(newest);
+  await expect(row.getByTestId("host-drift")).toBeVisible();
+  await expect(page.getByTestId("version-bar").filter({ hasText: newest })).toContainText("1 host");
+});

@@ -1,0 +1,113 @@
+import "server-only";
+// Composes the domain reads into the views the pages and the JSON API share.
+import { compareVersions, parseBetaVersion } from "./apt/version";
+import { getRepositoryStatus, listBuilds } from "./apt/queries";
+import type { AppConfig } from "./config";
+import { listChannels } from "./deploy/channels";
+import { getProbeProgress } from "./fleet/probe";
+import { ensureInventorySynced } from "./fleet/inventory";
+import { listHosts, versionDistribution } from "./fleet/queries";
+import type { BuildView, ChannelView, DistributionEntry, HostView, ProbeView, RepositoryView } from "./views";
+
+export async function channelsView(config: AppConfig): Promise<ChannelView[]> {
+  await ensureInventorySynced(config);
+  return (await listChannels()).map((c) => ({
+    name: c.name,
+    hosts: c.hosts,
+    requires: c.requires ?? null,
+    batchSize: c.batchSize,
+    maxFailures: c.maxFailures,
+    currentVersion: c.currentVersion,
+    currentSource: c.currentSource,
+    previousVersion: c.previousVersion,
+    drift: c.drift,
+  }));
+}
+
+export async function repositoryView(config: AppConfig | null): Promise<RepositoryView> {
+  if (!config) {
+    return { configured: false, source: null, url: null, lastAttemptAt: null, lastSuccessAt: null, signerKey: null, releaseDate: null, validUntil: null, lastErrorKind: null, lastError: null, lastErrorAt: null, buildCount: 0 };
+  }
+  const s = await getRepositoryStatus(config.repository);
+  const iso = (d: Date | null | undefined) => d?.toISOString() ?? null;
+  return {
+    configured: true,
+    source: s?.source ?? null,
+    url: config.repository.url,
+    lastAttemptAt: iso(s?.lastAttemptAt),
+    lastSuccessAt: iso(s?.lastSuccessAt),
+    signerKey: s?.signerKey ?? null,
+    releaseDate: iso(s?.releaseDate),
+    validUntil: iso(s?.validUntil),
+    lastErrorKind: s?.lastErrorKind ?? null,
+    lastError: s?.lastError ?? null,
+    lastErrorAt: iso(s?.lastErrorAt),
+    buildCount: s?.buildCount ?? 0,
+  };
+}
+
+/** Builds newest first by Debian order, each with the channels that run it now. */
+export async function buildsView(config: AppConfig | null, channels?: ChannelView[]): Promise<BuildView[]> {
+  if (!config) return [];
+  const [builds, chans] = await Promise.all([listBuilds(config.repository.package), channels ?? channelsView(config)]);
+  return builds.map((b) => {
+    const beta = parseBetaVersion(b.version);
+    return {
+      version: b.version,
+      architecture: b.architecture,
+      filename: b.filename,
+      sha256: b.sha256,
+      size: b.size,
+      firstSeenAt: b.firstSeenAt.toISOString(),
+      lastSeenAt: b.lastSeenAt.toISOString(),
+      inIndex: b.inIndex,
+      channels: chans.filter((c) => c.currentVersion === b.version).map((c) => c.name),
+      buildTime: beta.buildTime?.toISOString() ?? null,
+      gitCommit: beta.gitCommit,
+      upstream: beta.upstream,
+    };
+  });
+}
+
+export async function hostsView(config: AppConfig): Promise<HostView[]> {
+  await ensureInventorySynced(config);
+  return (await listHosts()).map((h) => ({
+    name: h.name,
+    address: h.address,
+    port: h.port,
+    channels: h.channels,
+    version: h.version,
+    status: h.status,
+    errorKind: h.errorKind,
+    error: h.error,
+    observedAt: h.observedAt?.toISOString() ?? null,
+    drift: h.drift,
+    offMajority: h.offMajority,
+  }));
+}
+
+export async function distributionView(): Promise<DistributionEntry[]> {
+  return versionDistribution();
+}
+
+export function probeView(): ProbeView | null {
+  const p = getProbeProgress();
+  if (!p) return null;
+  return {
+    id: p.id,
+    startedAt: p.startedAt.toISOString(),
+    finishedAt: p.finishedAt?.toISOString() ?? null,
+    total: p.total,
+    done: p.done,
+    running: p.running,
+    error: p.error ?? null,
+  };
+}
+
+/** The newest downloadable build newer than a channel's current version, if any. */
+export function newestNotOn(builds: BuildView[], channel: ChannelView): BuildView | null {
+  const newest = builds.find((b) => b.inIndex);
+  if (!newest) return null;
+  if (channel.currentVersion && compareVersions(newest.version, channel.currentVersion) <= 0) return null;
+  return newest;
+}

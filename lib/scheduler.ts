@@ -1,0 +1,17 @@
+import "server-only";
+import { startBuildRefreshTimer } from "./apt/refresh";
+import { getConfigState } from "./config";
+import { startProbeTimer } from "./fleet/probe";
+
+/** A config for the timers: none while unconfigured or invalid (they look again later). */
+function currentConfig() {
+  const state = getConfigState();
+  return state.status === "ok" ? state.config : null;
+}
+
+/** Background refresh of the repository and the fleet, each on its own interval from the config. */
+export function startSchedulers() {
+  if (process.env.SCAP_CHANNELS_NO_TIMERS === "1") return;
+  startBuildRefreshTimer(() => currentConfig()?.repository);
+  startProbeTimer(currentConfig);
+}
