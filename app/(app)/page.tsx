@@ -30,8 +30,8 @@ export default async function OverviewPage() {
     <>
       <PageHeader title="Overview" description={`Channels of ${config.repository.package} in the beta cluster.`} />
       <RepositoryStatus repo={repo} now={now} />
-      <div className="grid gap-5 lg:grid-cols-[1fr_20rem]">
-        <section aria-label="Channels" className="grid content-start gap-4 sm:grid-cols-2">
+      <div className="grid grid-cols-1 gap-5 lg:grid-cols-[1fr_20rem]">
+        <section aria-label="Channels" className="grid min-w-0 grid-cols-1 content-start gap-4 sm:grid-cols-2">
           {channels.map((c) => {
             const next = newestNotOn(builds, c);
             return (

@@ -2,10 +2,7 @@
 import { useMemo, useState } from "react";
 import type { BuildView } from "@/lib/views";
 import { CopyButton } from "../../_components/copy-button";
-
-function fmtBytes(n: number) {
-  return n < 1024 * 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1024 / 1024).toFixed(1)} MiB`;
-}
+import { formatBytes } from "../../_components/ui";
 
 function fmtUtc(iso: string) {
   return iso.replace("T", " ").replace(/:\d\d(\.\d+)?Z$/, " UTC");
@@ -54,7 +51,7 @@ export function BuildsTable({ builds, channels, promoteDisabledReason }: { build
                 <td className="mono break-all">{b.version}</td>
                 <td className="whitespace-nowrap text-slate-600 dark:text-slate-300">{b.buildTime ? fmtUtc(b.buildTime) : "—"}</td>
                 <td className="mono">{b.gitCommit ?? "—"}</td>
-                <td className="whitespace-nowrap tabular-nums">{fmtBytes(b.size)}</td>
+                <td className="whitespace-nowrap tabular-nums">{formatBytes(b.size)}</td>
                 <td className="whitespace-nowrap">
                   <code className="mono text-xs" title={b.sha256}>
                     {b.sha256.slice(0, 12)}…

@@ -2,6 +2,7 @@
 import { useMemo, useState } from "react";
 import { compareVersions } from "@/lib/apt/version";
 import type { HostStatus, HostView } from "@/lib/views";
+import { relativeTime } from "../../_components/ui";
 
 type SortKey = "name" | "version" | "status" | "observedAt";
 
@@ -11,15 +12,6 @@ const STATUS_STYLE: Record<HostStatus, string> = {
   unreachable: "text-rose-600 dark:text-rose-400",
   unknown: "text-amber-700 dark:text-amber-400",
 };
-
-function relative(iso: string | null, now: number) {
-  if (!iso) return "never";
-  const s = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
-  if (s < 45) return `${s} s ago`;
-  if (s < 3600) return `${Math.round(s / 60)} min ago`;
-  if (s < 36 * 3600) return `${Math.round(s / 3600)} h ago`;
-  return `${Math.round(s / 86400)} d ago`;
-}
 
 function compareHosts(a: HostView, b: HostView, key: SortKey): number {
   switch (key) {
@@ -39,7 +31,7 @@ export function HostsTable({ hosts, renderedAt }: { hosts: HostView[]; renderedA
   const [filter, setFilter] = useState("");
   const [status, setStatus] = useState<"" | HostStatus | "drift">("");
   const [sort, setSort] = useState<{ key: SortKey; desc: boolean }>({ key: "name", desc: false });
-  const now = Date.parse(renderedAt);
+  const now = new Date(renderedAt);
 
   const shown = useMemo(() => {
     const q = filter.trim().toLowerCase();
@@ -119,7 +111,7 @@ export function HostsTable({ hosts, renderedAt }: { hosts: HostView[]; renderedA
                 <td className="whitespace-nowrap">
                   {h.observedAt ? (
                     <time dateTime={h.observedAt} title={h.observedAt.replace("T", " ").replace(/\.\d+Z$/, " UTC")}>
-                      {relative(h.observedAt, now)}
+                      {relativeTime(new Date(h.observedAt), now)}
                     </time>
                   ) : (
                     <span className="text-slate-400">never</span>

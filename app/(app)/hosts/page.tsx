@@ -40,7 +40,7 @@ export default async function HostsPage() {
       {hosts.length === 0 ? (
         <EmptyState title="No hosts known yet.">The inventory is read from the configuration file when the hosts are first probed.</EmptyState>
       ) : (
-        <div className="grid gap-5 lg:grid-cols-[1fr_18rem]">
+        <div className="grid grid-cols-1 gap-5 lg:grid-cols-[1fr_18rem]">
           <div className="min-w-0 space-y-3">
             {drifting ? (
               <p className="text-sm text-amber-800 dark:text-amber-300" role="status">

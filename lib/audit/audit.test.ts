@@ -1,0 +1,53 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { useTestDatabase } from "../testing/db";
+import { getDb } from "../db";
+import { recordAudit, SYSTEM_ACTOR } from "./log";
+import { exportAuditEvents, listAuditEvents } from "./queries";
+
+beforeAll(async () => {
+  useTestDatabase();
+  const db = getDb();
+  for (let i = 0; i < 7; i++) {
+    await db.$transaction((tx) =>
+      recordAudit(tx, { id: null, name: i % 2 ? "alice" : "bob", source: "ui", ip: "127.0.0.1", userAgent: "test" }, "user.add", `=cmd|' /C calc'!A${i}`, { role: "viewer" }),
+    );
+  }
+});
+
+async function collect(gen: AsyncGenerator<string>) {
+  let out = "";
+  for await (const chunk of gen) out += chunk;
+  return out;
+}
+
+describe("audit log", () => {
+  it("refuses a payload that does not match its action's schema", async () => {
+    await expect(getDb().$transaction((tx) => recordAudit(tx, SYSTEM_ACTOR, "user.add", null, { role: 3 } as never))).rejects.toThrow();
+    expect(await getDb().auditEvent.count()).toBe(7);
+  });
+
+  it("pages newest first with a cursor and filters by actor", async () => {
+    const first = await listAuditEvents({ limit: 3 });
+    expect(first.events.map((e) => e.target?.slice(-1))).toEqual(["6", "5", "4"]);
+    const second = await listAuditEvents({ limit: 3, cursor: first.nextCursor! });
+    expect(second.events.map((e) => e.target?.slice(-1))).toEqual(["3", "2", "1"]);
+    const third = await listAuditEvents({ limit: 3, cursor: second.nextCursor! });
+    expect(third.events).toHaveLength(1);
+    expect(third.nextCursor).toBeNull();
+    const alice = await listAuditEvents({ limit: 50, actor: "alice" });
+    expect(alice.events.every((e) => e.actor === "alice")).toBe(true);
+    expect(alice.events).toHaveLength(3);
+  });
+
+  it("exports CSV oldest first with formula cells defused, and JSON that parses", async () => {
+    const csv = await collect(exportAuditEvents("csv", {}));
+    const lines = csv.trim().split("\n");
+    expect(lines[0]).toBe("id,at,actor,source,action,target,ip,userAgent,payload");
+    expect(lines).toHaveLength(8);
+    expect(lines[1]).toContain(`'=cmd|' /C calc'!A0`);
+    expect(lines[1]).toContain(`"{""role"":""viewer""}"`);
+    const json = JSON.parse(await collect(exportAuditEvents("json", { actor: "bob" })));
+    expect(json).toHaveLength(4);
+    expect(json[0]).toMatchObject({ actor: "bob", action: "user.add", payload: { role: "viewer" } });
+  });
+});

@@ -1,0 +1,79 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { useTestDatabase } from "../testing/db";
+import type { Actor } from "../audit/log";
+import { getDb } from "../db";
+import { hashPassword, verifyPassword } from "./password";
+import { can, deniedReason, ROLE_PERMISSIONS } from "./permissions";
+import { createApiToken, userForToken } from "./tokens";
+import { addUser, authenticate } from "./users";
+
+const cli: Actor = { id: null, name: "cli:test", source: "cli" };
+
+beforeAll(() => {
+  useTestDatabase();
+});
+
+describe("passwords", () => {
+  it("verifies the right password only, with a fresh salt each time", async () => {
+    const a = await hashPassword("correct horse battery");
+    const b = await hashPassword("correct horse battery");
+    expect(a).not.toBe(b);
+    expect(await verifyPassword("correct horse battery", a)).toBe(true);
+    expect(await verifyPassword("correct horse batterY", a)).toBe(false);
+    expect(await verifyPassword("x", "not-a-hash")).toBe(false);
+  });
+});
+
+describe("permissions", () => {
+  it("gives each role what the table says", () => {
+    expect(can("viewer", "builds.read")).toBe(true);
+    expect(can("viewer", "hosts.refresh")).toBe(false);
+    expect(can("deployer", "channels.promote")).toBe(true);
+    expect(can("deployer", "admin")).toBe(false);
+    expect(ROLE_PERMISSIONS.admin).toContain("admin");
+    expect(can(null, "builds.read")).toBe(false);
+    expect(deniedReason("viewer", "hosts.refresh")).toBe("Your role (viewer) lacks the hosts.refresh permission.");
+    expect(deniedReason("admin", "hosts.refresh")).toBeNull();
+  });
+});
+
+describe("users and tokens", () => {
+  it("adds a user, authenticates it, and audits without the password", async () => {
+    await addUser("alice", "deployer", "a long enough password", cli);
+    expect(await authenticate("alice", "a long enough password")).toMatchObject({ name: "alice", role: "deployer" });
+    expect(await authenticate("alice", "wrong password")).toBeNull();
+    expect(await authenticate("nobody", "a long enough password")).toBeNull();
+    const events = await getDb().auditEvent.findMany({ where: { action: "user.add" } });
+    expect(events).toHaveLength(1);
+    expect(events[0]!.payload).toBe('{"role":"deployer"}');
+    expect(JSON.stringify(events)).not.toContain("a long enough password");
+  });
+
+  it("refuses bad names, roles and short passwords, changing nothing", async () => {
+    await expect(addUser("Bob; rm -rf /", "viewer", "a long enough password", cli)).rejects.toThrow(/user name/);
+    await expect(addUser("bob", "root" as never, "a long enough password", cli)).rejects.toThrow(/role must be one of/);
+    await expect(addUser("bob", "viewer", "short", cli)).rejects.toThrow(/at least 10/);
+    expect(await getDb().user.count({ where: { name: "bob" } })).toBe(0);
+  });
+
+  it("issues a token that maps to its user, stored only as a hash", async () => {
+    const { token, prefix } = await createApiToken("alice", "ci", cli);
+    expect(token.startsWith(prefix)).toBe(true);
+    expect(await userForToken(token)).toMatchObject({ name: "alice", role: "deployer" });
+    expect(await userForToken(token + "x")).toBeNull();
+    expect(await userForToken("not-a-token")).toBeNull();
+    const rows = await getDb().apiToken.findMany({ omit: { tokenHash: false } });
+    expect(rows[0]!.tokenHash).not.toContain(token);
+    expect(JSON.stringify(await getDb().auditEvent.findMany())).not.toContain(token);
+  });
+
+  it("stops honouring a token once revoked or its user disabled", async () => {
+    const { token } = await createApiToken("alice", "revoke-me", cli);
+    await getDb().apiToken.updateMany({ where: { name: "revoke-me" }, data: { revokedAt: new Date() } });
+    expect(await userForToken(token)).toBeNull();
+    const { token: t2 } = await createApiToken("alice", "disable-me", cli);
+    await getDb().user.update({ where: { name: "alice" }, data: { disabledAt: new Date() } });
+    expect(await userForToken(t2)).toBeNull();
+    expect(await authenticate("alice", "a long enough password")).toBeNull();
+  });
+});
