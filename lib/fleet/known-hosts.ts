@@ -74,11 +74,18 @@ export function parseKnownHosts(text: string): KnownHostEntry[] {
   return entries;
 }
 
-// ssh's match_pattern: `*` and `?` wildcards over the whole name.
+const compiled = new Map<string, RegExp>();
+
+// ssh's match_pattern: `*` and `?` wildcards over the whole name. Every connection checks every
+// line, so plain names skip the regular expression and patterns are compiled once.
 function matchPattern(name: string, pattern: string): boolean {
-  const re = new RegExp(
-    `^${pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replaceAll("*", ".*").replaceAll("?", ".")}$`,
-  );
+  if (!pattern.includes("*") && !pattern.includes("?")) return name === pattern;
+  let re = compiled.get(pattern);
+  if (!re) {
+    re = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replaceAll("*", ".*").replaceAll("?", ".")}$`);
+    if (compiled.size > 10_000) compiled.clear();
+    compiled.set(pattern, re);
+  }
   return re.test(name);
 }
 

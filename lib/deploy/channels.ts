@@ -1,0 +1,171 @@
+import "server-only";
+import { compareVersions } from "../apt/version";
+import { getDb, type Db, type Tx } from "../db";
+import { syncInventoryWithCurrentConfig } from "../fleet/inventory";
+import { latestObservations, type LatestObservation } from "../fleet/observations";
+import type { ChannelView } from "../views";
+
+// What version each channel is meant to run, and who strays from it. Pages, the API and the
+// promotion runner all read it from here.
+
+export interface ChannelState extends ChannelView {
+  id: number;
+  /** Hosts of the channel whose state is not known right now (unreachable, unknown, never probed). */
+  unverified: number;
+  /** When a deployment set currentVersion: its end (ISO 8601). */
+  currentSince: string | null;
+}
+
+export interface FleetHost {
+  id: number;
+  name: string;
+  address: string;
+  port: number;
+  /** Channel ids, by channel position. */
+  channelIds: number[];
+  observation: LatestObservation | null;
+}
+
+export interface FleetSnapshot {
+  hosts: FleetHost[];
+  channels: ChannelState[];
+}
+
+const DEPLOYMENT_KINDS = ["promote", "rollback"];
+
+/** A host whose package state is known (the probe saw a version or its absence). */
+export function isKnownState(o: LatestObservation | null): o is LatestObservation {
+  return o !== null && (o.status === "ok" || o.status === "not-installed");
+}
+
+/** Reads hosts in inventory, their newest observation, channels in config and their deployments: four queries. */
+export async function readFleetSnapshot(db: Db | Tx = getDb()): Promise<FleetSnapshot> {
+  const [hostRows, channelRows, observations, deployments] = await Promise.all([
+    db.host.findMany({ where: { inInventory: true }, select: { id: true, name: true, address: true, port: true } }),
+    db.channel.findMany({
+      where: { inConfig: true },
+      orderBy: [{ position: "asc" }, { name: "asc" }],
+      select: { id: true, name: true, requires: true, batchSize: true, maxFailures: true, hosts: { select: { hostId: true } } },
+    }),
+    latestObservations(db),
+    db.deployment.findMany({
+      where: { status: "succeeded", kind: { in: DEPLOYMENT_KINDS }, channel: { inConfig: true } },
+      // One deployment at a time per channel (the channel lock), so id order is completion order.
+      orderBy: { id: "desc" },
+      select: { channelId: true, version: true, finishedAt: true, createdAt: true },
+    }),
+  ]);
+
+  const hostById = new Map<number, FleetHost>();
+  for (const h of hostRows.sort((a, b) => a.name.localeCompare(b.name, "en", { numeric: true }))) {
+    hostById.set(h.id, { ...h, channelIds: [], observation: observations.get(h.id) ?? null });
+  }
+  const history = new Map<number, typeof deployments>();
+  for (const d of deployments) {
+    const list = history.get(d.channelId) ?? [];
+    list.push(d);
+    history.set(d.channelId, list);
+  }
+
+  const channels: ChannelState[] = channelRows.map((c) => {
+    const memberIds = new Set(c.hosts.map((m) => m.hostId));
+    const members = [...hostById.values()].filter((h) => memberIds.has(h.id));
+    for (const h of members) h.channelIds.push(c.id);
+    const past = history.get(c.id) ?? [];
+    let currentVersion: string | null = null;
+    let currentSource: ChannelState["currentSource"] = null;
+    let currentSince: string | null = null;
+    let previousVersion: string | null = null;
+    const latest = past[0];
+    if (latest) {
+      currentVersion = latest.version;
+      currentSource = "deployment";
+      currentSince = (latest.finishedAt ?? latest.createdAt).toISOString();
+      previousVersion = past.find((d) => d.version !== latest.version)?.version ?? null;
+    } else {
+      currentVersion = mostObserved(members.map((h) => h.observation));
+      currentSource = currentVersion === null ? null : "observed";
+    }
+    return {
+      id: c.id,
+      name: c.name,
+      hosts: members.map((h) => h.name),
+      requires: c.requires,
+      batchSize: c.batchSize,
+      maxFailures: c.maxFailures,
+      currentVersion,
+      currentSource,
+      currentSince,
+      previousVersion,
+      drift: 0,
+      unverified: 0,
+    };
+  });
+
+  const snapshot: FleetSnapshot = { hosts: [...hostById.values()], channels };
+  const byId = new Map(channels.map((c) => [c.id, c]));
+  for (const h of snapshot.hosts) {
+    for (const id of h.channelIds) {
+      const c = byId.get(id)!;
+      if (!isKnownState(h.observation)) c.unverified++;
+      else if (countsAsDrift(snapshot, h, c)) c.drift++;
+    }
+  }
+  return snapshot;
+}
+
+/** The version found on most hosts (status ok); ties go to the newest version. */
+function mostObserved(observations: (LatestObservation | null)[]): string | null {
+  const counts = new Map<string, number>();
+  for (const o of observations) if (o?.status === "ok" && o.version) counts.set(o.version, (counts.get(o.version) ?? 0) + 1);
+  let best: string | null = null;
+  for (const [version, n] of counts) {
+    const bestN = best === null ? 0 : counts.get(best)!;
+    if (n > bestN || (n === bestN && best !== null && compareVersions(version, best) > 0)) best = version;
+  }
+  return best;
+}
+
+/**
+ * The channel whose version a host should run. A host in several channels (the canary host is in
+ * canary and in beta) follows the one deployed to last; with no deployments, the widest channel,
+ * whose most-observed version says most about what the host should run.
+ */
+export function governingChannel(snapshot: FleetSnapshot, host: FleetHost): ChannelState | null {
+  const mine = snapshot.channels.filter((c) => host.channelIds.includes(c.id) && c.currentVersion !== null);
+  const deployed = mine.filter((c) => c.currentSource === "deployment");
+  if (deployed.length > 0) return deployed.reduce((a, b) => (Date.parse(b.currentSince!) > Date.parse(a.currentSince!) ? b : a));
+  if (mine.length === 0) return null;
+  return mine.reduce((a, b) => (b.hosts.length > a.hosts.length ? b : a));
+}
+
+/** What a host should run and by which channel, when it runs something else (null: in line or unknown). */
+export function hostDrift(snapshot: FleetSnapshot, host: FleetHost): { channel: string; expected: string } | null {
+  if (!isKnownState(host.observation)) return null;
+  const gov = governingChannel(snapshot, host);
+  if (!gov || gov.currentVersion === null) return null;
+  return host.observation.version === gov.currentVersion ? null : { channel: gov.name, expected: gov.currentVersion };
+}
+
+// A host that runs the version a later deployment of another of its channels put there is not
+// drifting in this one: the canary host is ahead of beta while a build sits on canary.
+function countsAsDrift(snapshot: FleetSnapshot, host: FleetHost, channel: ChannelState): boolean {
+  const version = host.observation?.version ?? null;
+  if (version === channel.currentVersion) return false;
+  const gov = governingChannel(snapshot, host);
+  return !(gov && gov.id !== channel.id && gov.currentSource === "deployment" && gov.currentVersion === version);
+}
+
+/**
+ * Channels in config order with their current and previous versions and drift (syncing the
+ * inventory first when the config file changed, unless given a transaction).
+ */
+export async function listChannels(db?: Db | Tx): Promise<ChannelState[]> {
+  if (!db) await syncInventoryWithCurrentConfig();
+  return (await readFleetSnapshot(db ?? getDb())).channels;
+}
+
+/** One channel's state, or null when no such channel is configured. */
+export async function getChannel(name: string, db?: Db | Tx): Promise<ChannelState | null> {
+  return (await listChannels(db)).find((c) => c.name === name) ?? null;
+}

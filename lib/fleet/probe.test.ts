@@ -1,0 +1,190 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { changeHostKey, hangHost, installedVersion, setInstalled, stopHost } from "../../e2e/sandbox";
+import { SYSTEM_ACTOR, type Actor } from "../audit/log";
+import type { AppConfig } from "../config";
+import { getDb } from "../db";
+import { listChannels } from "../deploy/channels";
+import { useTestDatabase } from "../testing/db";
+import { classifyProbe, getProbeProgress, probeFleet, probeHosts, startProbe, startProbeTimer } from "./probe";
+import { listHosts } from "./queries";
+import { closeFleetTransport, SshError, type ExecResult } from "./ssh";
+import { knownHostsVariant, startSandbox, type FleetSandbox } from "./testing";
+
+const ACTOR: Actor = { id: null, name: "alice", source: "ui", ip: "127.0.0.1" };
+const result = (r: Partial<ExecResult>): ExecResult => ({ host: "h", exitCode: 0, signal: null, stdout: "", stderr: "", durationMs: 5, truncated: false, ...r });
+
+describe("classifyProbe", () => {
+  it("reads a version, the absence of the package, and everything else", () => {
+    expect(classifyProbe(result({ stdout: "4.80.0-1+0~20261120093000.1~1.gbpabc123\n" }))).toEqual({
+      status: "ok",
+      version: "4.80.0-1+0~20261120093000.1~1.gbpabc123",
+      errorKind: null,
+      error: null,
+    });
+    expect(classifyProbe(result({ exitCode: 1, stderr: "dpkg-query: no packages found matching scap\n" })).status).toBe("not-installed");
+    expect(classifyProbe(result({ exitCode: 1, stderr: "dpkg-query: package 'scap' is not installed\n" })).status).toBe("not-installed");
+    expect(classifyProbe(result({ stdout: "" }))).toMatchObject({ status: "unknown", errorKind: "bad-output", error: "the version command printed nothing" });
+    expect(classifyProbe(result({ stdout: "1.0; rm -rf /" }))).toMatchObject({ status: "unknown", errorKind: "bad-output" });
+    expect(classifyProbe(result({ exitCode: 2, stderr: "dpkg-query: error: parsing file '/var/lib/dpkg/status'" }))).toMatchObject({
+      status: "unknown",
+      errorKind: "exit-status",
+      error: "the version command failed (exit status 2): dpkg-query: error: parsing file '/var/lib/dpkg/status'",
+    });
+    expect(classifyProbe(result({ exitCode: 1, stderr: "sh: 1: dpkg-query: Permission denied" })).status).toBe("unknown");
+    expect(classifyProbe(result({ exitCode: null, signal: "SIGKILL" })).error).toMatch(/killed by SIGKILL/);
+  });
+
+  it("understands dpkg's status abbreviation when the version command prints it", () => {
+    expect(classifyProbe(result({ stdout: "ii  4.80.0-1" }))).toMatchObject({ status: "ok", version: "4.80.0-1" });
+    expect(classifyProbe(result({ stdout: "rc  4.80.0-1" })).status).toBe("not-installed");
+    expect(classifyProbe(result({ stdout: "iU  4.80.0-1" }))).toMatchObject({ status: "unknown", errorKind: "package-state" });
+  });
+
+  it("maps SSH failures to unreachable or unknown with the transport's message", () => {
+    const err = (kind: SshError["kind"], message: string) => new SshError({ kind, host: "beta01", message: `beta01: ${message}`, durationMs: 3, stderr: "partial" });
+    expect(classifyProbe(err("refused", "connection refused at 127.0.0.1:22"))).toEqual({ status: "unreachable", version: null, errorKind: "refused", error: "connection refused at 127.0.0.1:22" });
+    for (const kind of ["connect-timeout", "auth", "host-key-unknown", "host-key-changed", "host-key-revoked", "dns", "network"] as const) {
+      expect(classifyProbe(err(kind, "x")).status).toBe("unreachable");
+    }
+    expect(classifyProbe(err("command-timeout", "command timed out"))).toEqual({ status: "unknown", version: null, errorKind: "command-timeout", error: "command timed out; output: partial" });
+    expect(classifyProbe(new Error("boom"), "beta01")).toMatchObject({ status: "unknown", errorKind: "internal" });
+  });
+});
+
+describe("probing the sandbox cluster", () => {
+  let fx: FleetSandbox;
+  let config: AppConfig;
+
+  beforeAll(async () => {
+    useTestDatabase();
+    fx = await startSandbox(6, (ssh) => {
+      ssh.connectTimeoutSeconds = 2;
+    });
+    config = fx.config;
+  });
+
+  afterAll(async () => {
+    await closeFleetTransport();
+    await fx?.stop();
+  });
+
+  it("records every host's version, with an audit event in the same run", async () => {
+    const run = await probeHosts(config, ACTOR);
+    const installed = fx.sb.versions[1]!;
+    expect(run.counts).toEqual({ ok: 6, notInstalled: 0, unreachable: 0, unknown: 0 });
+    expect(run.hosts.every((h) => h.version === installed)).toBe(true);
+    expect(run.changed).toEqual([]);
+    expect(run.inventory.changed).toBe(true);
+    const events = await getDb().auditEvent.findMany({ where: { action: "hosts.refresh" } });
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({ actorName: "alice", source: "ui", ip: "127.0.0.1", target: null });
+    expect(JSON.parse(events[0]!.payload)).toMatchObject({ hosts: 6, ok: 6, notInstalled: 0, unreachable: 0, unknown: 0, changed: [] });
+  });
+
+  it("tells versions, missing packages and each way a host can be unreachable apart", async () => {
+    const [v0, , v2] = fx.sb.versions;
+    await setInstalled(fx.sb, "beta02", v2!);
+    await setInstalled(fx.sb, "beta03", null);
+    await setInstalled(fx.sb, "beta01", v0!);
+    await stopHost(fx.sb, "beta04");
+    await hangHost(fx.sb, "beta05");
+    await changeHostKey(fx.sb, "beta06");
+
+    const t0 = Date.now();
+    const run = await probeHosts(config, ACTOR);
+    // The hanging host costs one connect timeout (2 s), in parallel with the others.
+    expect(Date.now() - t0).toBeLessThan(4000);
+    const by = Object.fromEntries(run.hosts.map((h) => [h.host, h]));
+    expect(by.beta01).toMatchObject({ status: "ok", version: await installedVersion(fx.sb, "beta01") });
+    expect(by.beta02).toMatchObject({ status: "ok", version: await installedVersion(fx.sb, "beta02") });
+    expect(by.beta03).toMatchObject({ status: "not-installed", version: null });
+    expect(by.beta04).toMatchObject({ status: "unreachable", errorKind: "refused" });
+    expect(by.beta04!.error).toMatch(/^connection refused at/);
+    expect(by.beta05).toMatchObject({ status: "unreachable", errorKind: "connect-timeout" });
+    expect(by.beta05!.error).toMatch(/no SSH handshake within 2s/);
+    expect(by.beta05!.durationMs).toBeGreaterThanOrEqual(1900);
+    expect(by.beta05!.durationMs).toBeLessThan(3000);
+    expect(by.beta06).toMatchObject({ status: "unreachable", errorKind: "host-key-changed" });
+    expect(by.beta06!.error).toMatch(/host key CHANGED/);
+    expect(run.counts).toEqual({ ok: 2, notInstalled: 1, unreachable: 3, unknown: 0 });
+    const v1 = fx.sb.versions[1]!;
+    expect(run.changed).toEqual([
+      { host: "beta01", from: v1, to: v0 },
+      { host: "beta02", from: v1, to: v2 },
+      { host: "beta03", from: v1, to: null },
+    ]);
+
+    const event = await getDb().auditEvent.findFirstOrThrow({ where: { action: "hosts.refresh" }, orderBy: { id: "desc" } });
+    expect(JSON.parse(event.payload)).toMatchObject({ hosts: 6, ok: 2, notInstalled: 1, unreachable: 3, unknown: 0, changed: run.changed });
+  });
+
+  it("keeps the history and shows the newest observation per host", async () => {
+    expect(await getDb().hostObservation.count()).toBe(12);
+    const beta04 = await getDb().host.findUniqueOrThrow({ where: { name: "beta04" }, include: { observations: { orderBy: { id: "asc" } } } });
+    expect(beta04.observations.map((o) => o.status)).toEqual(["ok", "unreachable"]);
+
+    const hosts = await listHosts();
+    expect(hosts.map((h) => [h.name, h.status, h.errorKind])).toEqual([
+      ["beta01", "ok", null],
+      ["beta02", "ok", null],
+      ["beta03", "not-installed", null],
+      ["beta04", "unreachable", "refused"],
+      ["beta05", "unreachable", "connect-timeout"],
+      ["beta06", "unreachable", "host-key-changed"],
+    ]);
+    const beta = (await listChannels()).find((c) => c.name === "beta")!;
+    expect(beta).toMatchObject({ currentSource: "observed", unverified: 3 });
+  });
+
+  it("reports an unknown host key as unreachable with its own message", async () => {
+    const knownHostsPath = knownHostsVariant(fx, "kh-without-beta01", (lines) => lines.filter((l) => !l.includes(",beta01 ")));
+    const run = await probeHosts({ ...config, ssh: { ...config.ssh, knownHostsPath } }, ACTOR, { hosts: ["beta01", "beta02"] });
+    expect(run.hosts.map((h) => [h.host, h.status, h.errorKind])).toEqual([
+      ["beta01", "unreachable", "host-key-unknown"],
+      ["beta02", "ok", null],
+    ]);
+    expect(run.hosts[0]!.error).toMatch(/host key is unknown/);
+    const event = await getDb().auditEvent.findFirstOrThrow({ where: { action: "hosts.refresh" }, orderBy: { id: "desc" } });
+    expect(event.target).toBe("beta01,beta02");
+    await expect(probeHosts(config, ACTOR, { hosts: ["nope"] })).rejects.toThrow(/No such host/);
+  });
+
+  it("runs in the background, joining a probe already running", async () => {
+    const first = startProbe(config, SYSTEM_ACTOR);
+    const second = startProbe(config, ACTOR);
+    expect(first.started).toBe(true);
+    expect(second).toMatchObject({ started: false, run: { id: first.run.id, running: true } });
+    expect(getProbeProgress()).toMatchObject({ id: first.run.id, running: true, total: 6 });
+    const done = await probeFleet(config, ACTOR);
+    expect(done).toMatchObject({ id: first.run.id, running: false, done: 6, total: 6, counts: { ok: 2, notInstalled: 1, unreachable: 3, unknown: 0 } });
+    expect(done.finishedAt).toBeInstanceOf(Date);
+    const events = await getDb().auditEvent.findMany({ where: { action: "hosts.refresh" }, orderBy: { id: "desc" }, take: 1 });
+    expect(events[0]!.actorName).toBe("system");
+  });
+
+  it("probes on a timer without overlapping", async () => {
+    const count = () => getDb().auditEvent.count({ where: { action: "hosts.refresh" } });
+    const before = await count();
+    // The timer's first tick comes while this probe runs: it joins it rather than starting another.
+    const running = startProbe(config, ACTOR);
+    const stop = startProbeTimer(() => config);
+    try {
+      expect(startProbeTimer(() => config)).toBe(stop);
+      await probeFleet(config, ACTOR);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(getProbeProgress()).toMatchObject({ id: running.run.id, running: false });
+      expect(await count()).toBe(before + 1);
+    } finally {
+      stop();
+    }
+    // A tick with nothing running starts a probe of its own.
+    const stop2 = startProbeTimer(() => config);
+    try {
+      const deadline = Date.now() + 10_000;
+      while ((await count()) === before + 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      expect(await count()).toBe(before + 2);
+    } finally {
+      stop2();
+    }
+  });
+});

@@ -1,0 +1,68 @@
+import "server-only";
+import { compareVersions } from "../apt/version";
+import { getDb, type Db, type Tx } from "../db";
+import { hostDrift, isKnownState, readFleetSnapshot } from "../deploy/channels";
+import type { DistributionEntry, HostStatus, HostView } from "../views";
+import { syncInventoryWithCurrentConfig } from "./inventory";
+
+/** A host as listHosts returns it: HostView with a Date (lib/dashboard.ts serializes it). */
+export interface HostRow extends Omit<HostView, "observedAt"> {
+  observedAt: Date | null;
+}
+
+/**
+ * Hosts in inventory with their newest observation, channels and drift. Reads the database only
+ * (after syncing the inventory when the config file changed, unless given a transaction).
+ */
+export async function listHosts(db?: Db | Tx): Promise<HostRow[]> {
+  if (!db) await syncInventoryWithCurrentConfig();
+  const snapshot = await readFleetSnapshot(db ?? getDb());
+  const channelName = new Map(snapshot.channels.map((c) => [c.id, c.name]));
+
+  // The version most hosts with a known state run (null = not installed); none on a tie.
+  const counts = new Map<string | null, number>();
+  for (const h of snapshot.hosts) {
+    if (isKnownState(h.observation)) counts.set(h.observation.version, (counts.get(h.observation.version) ?? 0) + 1);
+  }
+  const ranked = [...counts.entries()].sort((a, b) => b[1] - a[1]);
+  const majority = ranked.length > 0 && (ranked.length === 1 || ranked[0]![1] > ranked[1]![1]) ? ranked[0]![0] : undefined;
+
+  return snapshot.hosts.map((h) => {
+    const o = h.observation;
+    return {
+      name: h.name,
+      address: h.address,
+      port: h.port,
+      channels: h.channelIds.map((id) => channelName.get(id)!),
+      version: o?.version ?? null,
+      status: o?.status ?? "unknown",
+      errorKind: o?.errorKind ?? null,
+      error: o?.error ?? null,
+      observedAt: o?.observedAt ?? null,
+      drift: hostDrift(snapshot, h),
+      offMajority: isKnownState(o) && majority !== undefined && o.version !== majority,
+    };
+  });
+}
+
+const STATUS_ORDER: Record<HostStatus, number> = { ok: 0, "not-installed": 1, unreachable: 2, unknown: 3 };
+
+/** How many hosts run each version (and how many are not installed, unreachable or unknown), newest first. */
+export async function versionDistribution(db?: Db | Tx): Promise<DistributionEntry[]> {
+  if (!db) await syncInventoryWithCurrentConfig();
+  const snapshot = await readFleetSnapshot(db ?? getDb());
+  const groups = new Map<string, DistributionEntry>();
+  for (const h of snapshot.hosts) {
+    const status: HostStatus = h.observation?.status ?? "unknown";
+    const version = status === "ok" ? (h.observation?.version ?? null) : null;
+    const key = `${status}\u0000${version ?? ""}`;
+    const entry = groups.get(key) ?? { version, status, hosts: 0 };
+    entry.hosts++;
+    groups.set(key, entry);
+  }
+  return [...groups.values()].sort((a, b) => {
+    if (a.status !== b.status) return STATUS_ORDER[a.status] - STATUS_ORDER[b.status];
+    if (a.version !== null && b.version !== null) return compareVersions(b.version, a.version);
+    return 0;
+  });
+}

@@ -1,0 +1,272 @@
+// The SSH transport against real sshd hosts of the sandbox cluster.
+import { execFileSync } from "node:child_process";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { changeHostKey, hangHost, installedVersion, setInstalled, startHost, stopHost } from "../../e2e/sandbox";
+import type { HostConfig, SshConfig } from "../config";
+import { renderCommand } from "../shell";
+import { createFleetTransport, redactCommand, SshError, type FleetTransport } from "./ssh";
+import { knownHostsVariant, startBastion, startSandbox, type FleetSandbox } from "./testing";
+
+let fx: FleetSandbox;
+let ssh: SshConfig;
+let transport: FleetTransport;
+let hosts: HostConfig[];
+const others: FleetTransport[] = [];
+
+// known_hosts lines for the keys the hosts serve now (changeHostKey leaves the sandbox's file stale).
+function currentKeys(): string[] {
+  return fx.sb.hosts.map((h) => `${h.address},${h.name} ${fx.hostKeyLine(h.name)}`);
+}
+
+function host(name: string): HostConfig {
+  return hosts.find((h) => h.name === name)!;
+}
+
+function transportWith(overrides: Partial<SshConfig>, idleMs?: number): FleetTransport {
+  const t = createFleetTransport({ ...ssh, ...overrides }, idleMs === undefined ? {} : { idleMs });
+  others.push(t);
+  return t;
+}
+
+async function failure(p: Promise<unknown>): Promise<SshError> {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof SshError) return e;
+    throw e;
+  }
+  throw new Error("expected an SshError");
+}
+
+beforeAll(async () => {
+  fx = await startSandbox(4, (s) => {
+    s.connectTimeoutSeconds = 2;
+    s.maxOutputBytes = 1024;
+  });
+  ssh = fx.config.ssh;
+  hosts = fx.config.hosts;
+  transport = createFleetTransport(ssh);
+});
+
+afterAll(async () => {
+  await transport?.close();
+  for (const t of others) await t.close();
+  await fx?.stop();
+});
+
+describe("fleet transport on real sshd", () => {
+  it("runs the version command and reports exactly what dpkg-query says on each host", async () => {
+    const [v0, , v2] = fx.sb.versions;
+    await setInstalled(fx.sb, "beta02", v2!);
+    await setInstalled(fx.sb, "beta03", null);
+    await setInstalled(fx.sb, "beta04", v0!);
+    const command = renderCommand(fx.config.commands.version, { package: fx.config.repository.package });
+    const results = await Promise.all(hosts.map((h) => transport.exec(h, command)));
+    for (const r of results) {
+      const truth = await installedVersion(fx.sb, r.host);
+      if (truth === null) {
+        expect(r.exitCode).toBe(1);
+        expect(r.stderr).toMatch(/no packages found matching scap/);
+      } else {
+        expect(r).toMatchObject({ exitCode: 0, signal: null, stdout: truth, truncated: false });
+      }
+    }
+    expect(new Set(results.map((r) => r.stdout)).size).toBe(4);
+  });
+
+  it("returns non-zero exits as results, with both streams", async () => {
+    const r = await transport.exec(host("beta01"), "echo out; echo err >&2; exit 3");
+    expect(r).toMatchObject({ exitCode: 3, stdout: "out\n", stderr: "err\n" });
+  });
+
+  it("runs one session at a time per host, and hosts in parallel", async () => {
+    const cmd = "date +%s%N; sleep 0.4; date +%s%N";
+    const span = (s: string) => s.trim().split("\n").map((n) => Number(BigInt(n) / 1_000_000n)) as [number, number];
+    const [a, b, c] = await Promise.all([transport.exec(host("beta01"), cmd), transport.exec(host("beta01"), cmd), transport.exec(host("beta02"), cmd)]);
+    const [a0, a1] = span(a.stdout);
+    const [b0, b1] = span(b.stdout);
+    const [c0] = span(c.stdout);
+    expect(a1 <= b0 || b1 <= a0).toBe(true);
+    // The other host did not wait for beta01's queue.
+    expect(c0).toBeLessThan(Math.max(a1, b1) - 200);
+  });
+
+  it("kills a command at its timeout with an error of its own kind", async () => {
+    const t0 = Date.now();
+    const e = await failure(transport.exec(host("beta01"), "echo started; sleep 8", { timeoutMs: 1000 }));
+    expect(e.kind).toBe("command-timeout");
+    expect(e.stdoutTail).toBe("started\n");
+    expect(e.command).toBe("echo started; sleep 8");
+    expect(Date.now() - t0).toBeLessThan(2500);
+    // The host is usable right after.
+    expect((await transport.exec(host("beta01"), "echo ok")).stdout).toBe("ok\n");
+  });
+
+  it("keeps the tail of large output, marks it truncated, and streams all of it", async () => {
+    let streamed = "";
+    const r = await transport.exec(host("beta02"), "seq 1 50000; echo tail >&2", { onOutput: (chunk, stream) => void (stream === "stdout" && (streamed += chunk)) });
+    expect(r.truncated).toBe(true);
+    expect(Buffer.byteLength(r.stdout)).toBeLessThanOrEqual(1024);
+    expect(r.stdout.endsWith("49999\n50000\n")).toBe(true);
+    expect(r.stderr).toBe("tail\n");
+    expect(streamed).toBe(execFileSync("seq", ["1", "50000"], { encoding: "utf8" }));
+  });
+
+  it("cancels a running command through an AbortSignal", async () => {
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(), 300);
+    const t0 = Date.now();
+    const e = await failure(transport.exec(host("beta03"), "sleep 8", { signal: ac.signal }));
+    expect(e.kind).toBe("cancelled");
+    expect(Date.now() - t0).toBeLessThan(1500);
+  });
+
+  it("cancels while connecting, without waiting for the connect timeout", async () => {
+    await hangHost(fx.sb, "beta03");
+    try {
+      const ac = new AbortController();
+      setTimeout(() => ac.abort(), 200);
+      const t0 = Date.now();
+      expect((await failure(transport.exec(host("beta03"), "true", { signal: ac.signal }))).kind).toBe("cancelled");
+      expect(Date.now() - t0).toBeLessThan(1000);
+    } finally {
+      await startHost(fx.sb, "beta03");
+    }
+  });
+
+  it("keeps a connection for the next command and reconnects when it died", async () => {
+    const t = transportWith({}, 60_000);
+    const first = (await t.exec(host("beta04"), "echo $PPID")).stdout;
+    expect((await t.exec(host("beta04"), "echo $PPID")).stdout).toBe(first);
+    expect((await t.exec(host("beta04"), "echo $PPID", { fresh: true })).stdout).not.toBe(first);
+    await stopHost(fx.sb, "beta04");
+    await startHost(fx.sb, "beta04");
+    expect((await t.exec(host("beta04"), "echo ok")).stdout).toBe("ok\n");
+  });
+
+  it("reports a stopped host as refused, fast", async () => {
+    await stopHost(fx.sb, "beta03");
+    try {
+      const t0 = Date.now();
+      const e = await failure(transport.exec(host("beta03"), "true"));
+      expect(e.kind).toBe("refused");
+      expect(e.message).toMatch(/connection refused at 127\.0\.\d+\.3:22/);
+      expect(Date.now() - t0).toBeLessThan(1000);
+    } finally {
+      await startHost(fx.sb, "beta03");
+    }
+  });
+
+  it("gives up on a host that never speaks at the connect timeout, not later", async () => {
+    await hangHost(fx.sb, "beta03");
+    try {
+      const t0 = Date.now();
+      const e = await failure(transport.exec(host("beta03"), "true"));
+      const elapsed = Date.now() - t0;
+      expect(e.kind).toBe("connect-timeout");
+      expect(e.message).toMatch(/no SSH handshake within 2s/);
+      expect(elapsed).toBeGreaterThanOrEqual(1900);
+      expect(elapsed).toBeLessThan(3000);
+    } finally {
+      await startHost(fx.sb, "beta03");
+    }
+  });
+
+  it("refuses a changed host key, and accepts it once known_hosts is updated", async () => {
+    const t = transportWith({ knownHostsPath: knownHostsVariant(fx, "kh-changed", (l) => l) });
+    await changeHostKey(fx.sb, "beta02");
+    const e = await failure(t.exec(host("beta02"), "true"));
+    expect(e.kind).toBe("host-key-changed");
+    expect(e.message).toMatch(/host key CHANGED/);
+    expect(e.message).toMatch(/SHA256:/);
+    // Never accepted silently: the next attempt is refused the same way.
+    expect((await failure(t.exec(host("beta02"), "true"))).kind).toBe("host-key-changed");
+    // Listed under its name only: a key on file for any of the host's names is accepted.
+    knownHostsVariant(fx, "kh-changed", (lines) => lines.map((l) => (l.includes(",beta02 ") ? `beta02 ${fx.hostKeyLine("beta02")}` : l)));
+    expect((await t.exec(host("beta02"), "echo trusted")).stdout).toBe("trusted\n");
+  });
+
+  it("refuses an unknown host key and says how to add it", async () => {
+    const t = transportWith({ knownHostsPath: knownHostsVariant(fx, "kh-unknown", (lines) => lines.filter((l) => !l.includes(",beta01 "))) });
+    const e = await failure(t.exec(host("beta01"), "true"));
+    expect(e.kind).toBe("host-key-unknown");
+    expect(e.message).toMatch(/host key is unknown/);
+    expect(e.message).toMatch(/ssh-keyscan -p 22 -t ssh-ed25519 127\.0\.\d+\.1 >> /);
+    expect((await t.exec(host("beta04"), "echo ok")).stdout).toBe("ok\n");
+  });
+
+  it("refuses a revoked host key", async () => {
+    const t = transportWith({ knownHostsPath: knownHostsVariant(fx, "kh-revoked", (lines) => [...lines, `@revoked * ${fx.hostKeyLine("beta04")}`]) });
+    expect((await failure(t.exec(host("beta04"), "true"))).kind).toBe("host-key-revoked");
+  });
+
+  it("reports a key the host does not accept as an auth failure", async () => {
+    const key = path.join(fx.dir, "stranger");
+    execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", key]);
+    const e = await failure(transportWith({ privateKeyPath: key }).exec(host("beta01"), "true"));
+    expect(e.kind).toBe("auth");
+    expect(e.message).toMatch(/authentication as root/);
+    expect(e.message).not.toMatch(/PRIVATE KEY/);
+  });
+
+  it("reports a name that does not resolve as dns", async () => {
+    const e = await failure(transport.exec({ name: "ghost", address: "ghost.invalid" }, "true"));
+    expect(e.kind).toBe("dns");
+    expect(e.host).toBe("ghost");
+  });
+
+  it("reaches hosts through a jump host, verifying both keys", async () => {
+    const bastion = await startBastion(fx);
+    try {
+      const knownHostsPath = knownHostsVariant(fx, "kh-jump", () => [...currentKeys(), bastion.knownHostsLine]);
+      const t = transportWith({ jumpHost: { host: bastion.address, port: 22 }, knownHostsPath });
+      const rs = await Promise.all(hosts.map((h) => t.exec(h, "hostname >/dev/null; echo $SSH_CONNECTION")));
+      for (const [i, r] of rs.entries()) expect(r.stdout.split(" ")[2]).toBe(hosts[i]!.address);
+
+      // Each target's own key is still checked behind the bastion.
+      const staleTarget = transportWith({
+        jumpHost: { host: bastion.address, port: 22 },
+        knownHostsPath: knownHostsVariant(fx, "kh-jump-3", () => [
+          ...currentKeys().map((l) => (l.includes(",beta02 ") ? `beta02 ${bastion.knownHostsLine.split(" ").slice(1).join(" ")}` : l)),
+          bastion.knownHostsLine,
+        ]),
+      });
+      expect((await failure(staleTarget.exec(host("beta02"), "true"))).kind).toBe("host-key-changed");
+
+      const unknownBastion = transportWith({ jumpHost: { host: bastion.address, port: 22 }, knownHostsPath: knownHostsVariant(fx, "kh-jump-2", currentKeys) });
+      const e = await failure(unknownBastion.exec(host("beta01"), "true"));
+      expect(e.kind).toBe("host-key-unknown");
+      expect(e.message).toMatch(/via jump host/);
+
+      await stopHost(fx.sb, "beta03");
+      try {
+        expect((await failure(t.exec(host("beta03"), "true"))).kind).toBe("refused");
+      } finally {
+        await startHost(fx.sb, "beta03");
+      }
+
+      // With the bastion's sshd gone, no host can be reached: the connections went through it.
+      await bastion.stop();
+      const gone = await failure(transportWith({ jumpHost: { host: bastion.address, port: 22 }, knownHostsPath }).exec(host("beta01"), "true"));
+      expect(gone.kind).toBe("refused");
+      expect(gone.message).toMatch(/^beta01: via jump host 127\.0\.\d+\.250: connection refused/);
+    } finally {
+      await bastion.stop();
+    }
+  });
+
+  it("fails calls after close", async () => {
+    const t = transportWith({});
+    await t.exec(host("beta01"), "true");
+    await t.close();
+    expect((await failure(t.exec(host("beta01"), "true"))).kind).toBe("cancelled");
+  });
+});
+
+describe("redactCommand", () => {
+  it("masks values that look like credentials", () => {
+    expect(redactCommand("API_TOKEN=abc123 curl --password 'x y' -u me")).toBe("API_TOKEN=*** curl --password *** -u me");
+    expect(redactCommand("dpkg-query -W -f='${Version}' 'scap'")).toBe("dpkg-query -W -f='${Version}' 'scap'");
+  });
+});
