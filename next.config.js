@@ -8,4 +8,4 @@ const nextConfig = {
   devIndicators: false,
 };
 
-module.exports = nextConfig;
+export default nextConfig;

@@ -4,7 +4,7 @@
 // so its peak RSS is its own.
 //
 //   npx tsx --conditions=react-server bench/apt-index.ts [--stanzas 60000] [--mb 50] [--runs 3]
-import { spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { statSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -56,14 +56,17 @@ async function child(url: string, keyring: string): Promise<void> {
   process.stdout.write(JSON.stringify(result));
 }
 
-function runChild(url: string, keyring: string): ChildResult {
-  const r = spawnSync(process.execPath, ["--conditions=react-server", "--import", "tsx", SELF, "--child", url, keyring], {
-    cwd: ROOT,
-    encoding: "utf8",
-    maxBuffer: 1 << 20,
+// Asynchronous: the repository's HTTP server runs in this process and must keep answering.
+function runChild(url: string, keyring: string): Promise<ChildResult> {
+  return new Promise((resolve, reject) => {
+    const c = spawn(process.execPath, ["--conditions=react-server", "--import", "tsx", SELF, "--child", url, keyring], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    c.stdout.on("data", (b: Buffer) => (out += b.toString()));
+    c.stderr.on("data", (b: Buffer) => (err += b.toString()));
+    c.on("error", reject);
+    c.on("close", (code) => (code === 0 ? resolve(JSON.parse(out) as ChildResult) : reject(new Error(`benchmark child failed (${code}):\n${err}`))));
   });
-  if (r.status !== 0) throw new Error(`benchmark child failed (${r.status}):\n${r.stderr}`);
-  return JSON.parse(r.stdout) as ChildResult;
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -91,7 +94,7 @@ async function main(): Promise<void> {
       const name = compression === "none" ? "Packages" : `Packages.${compression}`;
       const size = statSync(path.join(fx.root, "dists/beta/main/binary-amd64", name)).size;
       const results: ChildResult[] = [];
-      for (let i = 0; i < runs; i++) results.push(runChild(fx.url, fx.keys.a.armoredPath));
+      for (let i = 0; i < runs; i++) results.push(await runChild(fx.url, fx.keys.a.armoredPath));
       const times = results.map((r) => r.ms);
       const peak = Math.max(...results.map((r) => r.peakRssMb));
       const base = median(results.map((r) => r.baseRssMb));

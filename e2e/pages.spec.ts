@@ -12,7 +12,7 @@ test("a wrong password is refused", async ({ page }) => {
   await page.getByLabel("User").fill("e2e-admin");
   await page.getByLabel("Password").fill("not-the-password");
   await page.getByRole("button", { name: "Sign in" }).click();
-  await expect(page.getByRole("alert")).toHaveText("Wrong user name or password.");
+  await expect(page.getByRole("alert").filter({ hasText: "Wrong user name or password." })).toBeVisible();
   await expect(page).toHaveURL(/\/signin$/);
 });
 

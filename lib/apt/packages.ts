@@ -2,7 +2,7 @@ import "server-only";
 import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
 import { createGunzip } from "node:zlib";
-import { XzReadableStream } from "xz-decompress";
+import * as xzModule from "xz-decompress";
 import { Deb822Error, Deb822Parser, type Deb822Paragraph } from "./deb822";
 import { RepositoryError } from "./errors";
 import type { HttpResponse } from "./fetch";
@@ -36,6 +36,11 @@ export interface PackagesResult {
 }
 
 const SLICE = 64 * 1024;
+
+// A webpack UMD bundle: named exports exist under CommonJS and bundlers, but Node's native ESM loader
+// only sees its `default`.
+const XzReadableStream =
+  xzModule.XzReadableStream ?? (xzModule as unknown as { default: typeof import("xz-decompress") }).default.XzReadableStream;
 
 const XZ_ERRORS: Record<string, string> = {
   "2": "unsupported integrity check",

@@ -1,4 +1,4 @@
-import { mkdtempSync, utimesSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -118,7 +118,8 @@ describe("syncInventory", () => {
 
 describe("following the config file", () => {
   it("syncs the inventory on the next read after the file changes", async () => {
-    const file = path.join(mkdtempSync(path.join(os.tmpdir(), "scap-inventory-")), "config.yaml");
+    const dir = mkdtempSync(path.join(os.tmpdir(), "scap-inventory-"));
+    const file = path.join(dir, "config.yaml");
     const write = (hosts: string[], mtime: number) => {
       writeFileSync(
         file,
@@ -143,6 +144,7 @@ describe("following the config file", () => {
       ]);
     } finally {
       delete process.env.SCAP_CHANNELS_CONFIG;
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });
