@@ -9,12 +9,14 @@ import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { down, load, up, type Sandbox } from "../e2e/sandbox";
 import { readConfigFile, type AppConfig } from "../lib/config";
 import { renderCommand } from "../lib/shell";
 
 const CHILD_FLAG = "--child-run";
+const SELF = fileURLToPath(import.meta.url);
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -57,8 +59,8 @@ async function transportRefresh(config: AppConfig, transport?: import("../lib/fl
 function freshProcessRefresh(configFile: string): Promise<[number, number]> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
-    const tsx = path.join(__dirname, "..", "node_modules", ".bin", "tsx");
-    const child = spawn(tsx, ["--conditions=react-server", __filename, CHILD_FLAG, configFile], { stdio: ["ignore", "pipe", "inherit"] });
+    const tsx = path.join(path.dirname(SELF), "..", "node_modules", ".bin", "tsx");
+    const child = spawn(tsx, ["--conditions=react-server", SELF, CHILD_FLAG, configFile], { stdio: ["ignore", "pipe", "inherit"] });
     let out = "";
     child.stdout.on("data", (d: Buffer) => (out += d.toString()));
     child.on("error", reject);

@@ -1,7 +1,9 @@
 // The configuration file's shape. Pure (no I/O) so the sandbox, scripts and tests can share it.
 import { z } from "zod";
 
-export const DEFAULT_VERSION_COMMAND = "dpkg-query -W -f='${Version}' {package}";
+// dpkg's status comes first: `${Version}` alone still prints a version, with exit 0, for a package
+// that was removed but not purged.
+export const DEFAULT_VERSION_COMMAND = "dpkg-query -W -f='${db:Status-Abbrev} ${Version}' {package}";
 export const DEFAULT_INSTALL_COMMAND =
   "sudo -n env DEBIAN_FRONTEND=noninteractive apt-get update -q --error-on=any && " +
   "sudo -n env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --allow-downgrades {package}={version}";

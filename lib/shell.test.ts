@@ -34,7 +34,7 @@ describe("shellQuote against a real shell", () => {
 
 describe("renderCommand", () => {
   it("fills placeholders and leaves ${Shell} expansions alone", () => {
-    expect(renderCommand(DEFAULT_VERSION_COMMAND, { package: "scap" })).toBe("dpkg-query -W -f='${Version}' 'scap'");
+    expect(renderCommand(DEFAULT_VERSION_COMMAND, { package: "scap" })).toBe("dpkg-query -W -f='${db:Status-Abbrev} ${Version}' 'scap'");
     expect(renderCommand(DEFAULT_INSTALL_COMMAND, { package: "scap", version: "4.81.0-1" })).toContain(
       "--allow-downgrades 'scap'='4.81.0-1'",
     );

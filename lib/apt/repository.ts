@@ -216,11 +216,8 @@ export async function readRepository(config: RepositoryConfig, previous: Previou
   let lastNotFound: RepositoryError | null = null;
   for (const candidate of selection.candidates) {
     if (candidate.entry.size > config.maxDownloadBytes) {
-      throw new RepositoryError(
-        "too-large",
-        `${new URL(candidate.entry.path, base).href} is ${candidate.entry.size} bytes, more than repository.maxDownloadBytes (${config.maxDownloadBytes})`,
-        candidate.entry.path,
-      );
+      const url = new URL(candidate.entry.path, base).href;
+      throw new RepositoryError("too-large", `${url} is ${candidate.entry.size} bytes, more than repository.maxDownloadBytes (${config.maxDownloadBytes})`, url);
     }
     for (const url of candidateUrls(base, candidate, info.acquireByHash)) {
       let res: HttpResponse;

@@ -74,8 +74,8 @@ function findKey(keyring: Keyring, keyID: openpgp.KeyID): openpgp.PublicKey | un
 }
 
 /**
- * apt's rule: at least one good signature from a trusted key, and no bad signature from a trusted
- * key. Signatures from keys outside the keyring are ignored when a trusted one is good.
+ * Accepted when at least one signature verifies with a trusted key. A failing signature next to a
+ * good one (say, from an expired key kept in the keyring across a key rotation) does not spoil it.
  */
 async function decide(checks: SignatureCheck[], keyring: Keyring, file: string): Promise<string> {
   if (checks.length === 0) throw new RepositoryError("bad-signature", `${file} carries no signature`, file);
@@ -96,15 +96,13 @@ async function decide(checks: SignatureCheck[], keyring: Keyring, file: string):
       bad.push(`key ${key.getFingerprint().toUpperCase()}: ${reason(e)}`);
     }
   }
+  if (good) return good.getFingerprint().toUpperCase();
   if (bad.length > 0) throw new RepositoryError("bad-signature", `${file}: signature does not verify (${bad.join("; ")})`, file);
-  if (!good) {
-    throw new RepositoryError(
-      "unknown-key",
-      `${file} is signed by key ${unknown.join(", ")}, which is not in the trusted keyring (${keyring.files.join(", ")}; trusted: ${keyring.fingerprints.join(", ")})`,
-      file,
-    );
-  }
-  return good.getFingerprint().toUpperCase();
+  throw new RepositoryError(
+    "unknown-key",
+    `${file} is signed by key ${unknown.join(", ")}, which is not in the trusted keyring (${keyring.files.join(", ")}; trusted: ${keyring.fingerprints.join(", ")})`,
+    file,
+  );
 }
 
 function reason(e: unknown): string {

@@ -35,6 +35,8 @@ export const AUDIT_PAYLOADS = {
   "inventory.sync": z.object({
     added: z.array(z.string()),
     removed: z.array(z.string()),
+    /** Hosts whose address or port changed. */
+    updated: z.array(z.string()).default([]),
     channels: z.array(z.string()),
   }),
   "user.add": z.object({ role: z.string() }),

@@ -60,7 +60,7 @@ describe("syncInventory", () => {
     });
     const events = await syncEvents();
     expect(events).toHaveLength(1);
-    expect(JSON.parse(events[0]!.payload)).toEqual({ added: ["beta01", "beta02", "beta03"], removed: [], channels: ["canary", "beta"] });
+    expect(JSON.parse(events[0]!.payload)).toEqual({ added: ["beta01", "beta02", "beta03"], removed: [], updated: [], channels: ["canary", "beta"] });
   });
 
   it("is idempotent: an unchanged config writes nothing", async () => {

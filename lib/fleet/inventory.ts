@@ -153,6 +153,7 @@ async function syncNow(config: AppConfig, actor: Actor): Promise<InventorySyncRe
     await recordAudit(tx, actor, "inventory.sync", null, {
       added: result.added,
       removed: result.removed,
+      updated: result.updated,
       channels: result.channels,
     });
   });

@@ -69,7 +69,8 @@ describe("fleet transport on real sshd", () => {
         expect(r.exitCode).toBe(1);
         expect(r.stderr).toMatch(/no packages found matching scap/);
       } else {
-        expect(r).toMatchObject({ exitCode: 0, signal: null, stdout: truth, truncated: false });
+        // The default command prints dpkg's status abbreviation first: "ii " for installed.
+        expect(r).toMatchObject({ exitCode: 0, signal: null, stdout: `ii  ${truth}`, truncated: false });
       }
     }
     expect(new Set(results.map((r) => r.stdout)).size).toBe(4);
