@@ -31,11 +31,13 @@ export function json(data: unknown, status = 200) {
   return NextResponse.json(data, { status, headers: { "cache-control": "no-store" } });
 }
 
-/** Parses a JSON body with a schema; a body that is not JSON is a 400 too. */
-export async function readJson<T>(request: Request, schema: z.ZodType<T>): Promise<T> {
+/** Parses a JSON body with a schema; a body that is not JSON is a 400 too. `optional`: an empty body is `{}`. */
+export async function readJson<T>(request: Request, schema: z.ZodType<T>, opts: { optional?: boolean } = {}): Promise<T> {
+  const text = await request.text();
+  if (opts.optional && text.trim() === "") return schema.parse({});
   let body: unknown;
   try {
-    body = await request.json();
+    body = JSON.parse(text);
   } catch {
     throw new AppError("BAD_REQUEST", "The request body must be JSON.");
   }

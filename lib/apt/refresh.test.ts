@@ -157,6 +157,23 @@ describe("refreshBuilds", () => {
     expect(outcome).toMatchObject({ ok: true, status: "changed", added: [], removed: [] });
     expect(fx.requests).toEqual(["GET /dists/beta/InRelease 200", "GET /dists/beta/main/binary-amd64/Packages.xz 200"]);
   });
+
+  it("audits a scheduled read only when builds changed or the error is new; a person's read always", async () => {
+    const SYSTEM: Actor = { id: null, name: "system", source: "system" };
+    await refreshBuilds(config, SYSTEM);
+    const before = (await audits()).length;
+    await refreshBuilds(config, SYSTEM);
+    expect(await audits()).toHaveLength(before);
+    await refreshBuilds(config, ACTOR);
+    expect(await audits()).toHaveLength(before + 1);
+    fx.mode = "reset";
+    await refreshBuilds(config, SYSTEM);
+    await refreshBuilds(config, SYSTEM);
+    expect((await audits()).slice(before + 1).map((a) => a.payload.errorKind)).toEqual(["unreachable"]);
+    fx.mode = "up";
+    await refreshBuilds(config, SYSTEM);
+    expect((await audits()).slice(before + 2).map((a) => a.payload.ok)).toEqual([true]);
+  });
 });
 
 describe("startBuildRefreshTimer", () => {

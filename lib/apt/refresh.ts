@@ -111,7 +111,9 @@ async function refreshOnce(config: RepositoryConfig, actor: Actor, options: Refr
     await db.$transaction(async (tx) => {
       const failure = { lastAttemptAt: startedAt, lastErrorKind: errorKind, lastError: error, lastErrorAt: at, lastDurationMs: durationMs };
       await tx.repositoryState.upsert({ where: { source }, create: { source, ...failure }, update: failure });
-      await recordAudit(tx, actor, "builds.refresh", source, { ok: false, errorKind, error });
+      // The timer repeats a failure every few minutes; its log records the first and each new kind.
+      const repeated = actor.source === "system" && state?.lastErrorKind === errorKind && (state.lastErrorAt ?? 0) > (state.lastSuccessAt ?? 0);
+      if (!repeated) await recordAudit(tx, actor, "builds.refresh", source, { ok: false, errorKind, error });
     });
     return { ok: false, errorKind, error, durationMs };
   }
@@ -137,7 +139,9 @@ async function refreshOnce(config: RepositoryConfig, actor: Actor, options: Refr
       lastErrorAt: null,
     };
     await tx.repositoryState.upsert({ where: { source }, create: { source, ...success }, update: success });
-    await recordAudit(tx, actor, "builds.refresh", source, { ok: true, changed: read.status === "changed", added: applied.added, removed: applied.removed });
+    // A scheduled read that changed nothing and recovered from nothing is not worth an event.
+    const quiet = actor.source === "system" && applied.added.length === 0 && applied.removed.length === 0 && !state?.lastErrorKind;
+    if (!quiet) await recordAudit(tx, actor, "builds.refresh", source, { ok: true, changed: read.status === "changed", added: applied.added, removed: applied.removed });
     return applied;
   });
   return { ok: true, status: read.status, ...result, signerKey: read.signerKey, warnings: read.warnings, durationMs };

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { changeHostKey, hangHost, installedVersion, setInstalled, stopHost } from "../../e2e/sandbox";
+import { changeHostKey, hangHost, installedVersion, setInstalled, startHost, stopHost } from "../../e2e/sandbox";
 import { SYSTEM_ACTOR, type Actor } from "../audit/log";
 import type { AppConfig } from "../config";
 import { getDb } from "../db";
@@ -163,7 +163,9 @@ describe("probing the sandbox cluster", () => {
   });
 
   it("probes on a timer without overlapping", async () => {
-    const count = () => getDb().auditEvent.count({ where: { action: "hosts.refresh" } });
+    // Each probe run stores one observation per host.
+    const n = config.hosts.length;
+    const count = () => getDb().hostObservation.count();
     const before = await count();
     // The timer's first tick comes while this probe runs: it joins it rather than starting another.
     const running = startProbe(config, ACTOR);
@@ -173,7 +175,7 @@ describe("probing the sandbox cluster", () => {
       await probeFleet(config, ACTOR);
       await new Promise((r) => setTimeout(r, 300));
       expect(getProbeProgress()).toMatchObject({ id: running.run.id, running: false });
-      expect(await count()).toBe(before + 1);
+      expect(await count()).toBe(before + n);
     } finally {
       stop();
     }
@@ -181,10 +183,27 @@ describe("probing the sandbox cluster", () => {
     const stop2 = startProbeTimer(() => config);
     try {
       const deadline = Date.now() + 10_000;
-      while ((await count()) === before + 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-      expect(await count()).toBe(before + 2);
+      while ((await count()) === before + n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      expect(await count()).toBe(before + 2 * n);
     } finally {
       stop2();
+    }
+  });
+
+  it("audits a scheduled probe only when it saw something new, and a person's probe always", async () => {
+    const audits = () => getDb().auditEvent.count({ where: { action: "hosts.refresh" } });
+    await probeHosts(config, SYSTEM_ACTOR);
+    const before = await audits();
+    await probeHosts(config, SYSTEM_ACTOR);
+    expect(await audits()).toBe(before);
+    await probeHosts(config, ACTOR);
+    expect(await audits()).toBe(before + 1);
+    await stopHost(fx.sb, "beta01");
+    try {
+      await probeHosts(config, SYSTEM_ACTOR);
+      expect(await audits()).toBe(before + 2);
+    } finally {
+      await startHost(fx.sb, "beta01");
     }
   });
 });

@@ -165,7 +165,8 @@ export async function probeHosts(
   }
   const changed: ProbeRunResult["changed"] = [];
   await db.$transaction(async (tx) => {
-    const previous = await latestObservations(tx, { hostIds: [...hostId.values()], knownOnly: true });
+    const ids = [...hostId.values()];
+    const [previous, last] = await Promise.all([latestObservations(tx, { hostIds: ids, knownOnly: true }), latestObservations(tx, { hostIds: ids })]);
     for (const r of results) {
       const prev = previous.get(hostId.get(r.host)!);
       // Only a known state compared with a known state: an unreachable host has not changed version.
@@ -184,7 +185,12 @@ export async function probeHosts(
         observedAt: r.observedAt,
       })),
     });
-    await recordAudit(tx, actor, "hosts.refresh", opts.hosts ? targets.map((h) => h.name).join(",") : null, {
+    // A scheduled probe that saw what the last one saw is not worth an event; people's refreshes always are.
+    const sameAsLast = results.every((r) => {
+      const before = last.get(hostId.get(r.host)!);
+      return before !== undefined && before.status === r.status && before.version === r.version && before.errorKind === r.errorKind;
+    });
+    if (actor.source !== "system" || changed.length > 0 || !sameAsLast) await recordAudit(tx, actor, "hosts.refresh", opts.hosts ? targets.map((h) => h.name).join(",") : null, {
       hosts: results.length,
       ...counts,
       changed,

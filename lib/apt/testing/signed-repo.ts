@@ -136,12 +136,23 @@ export async function createSignedRepo(): Promise<RepoFixture> {
   let last: PublishOptions | null = null;
   const releaseDirOf = (o: PublishOptions) => (o.flat ? "" : path.join("dists", o.suite ?? "beta"));
 
+  // gpg starts an agent to sign; stopping it after each use leaves no process behind a crashed test.
+  const stopAgent = () => {
+    try {
+      execFileSync("gpgconf", ["--homedir", home, "--kill", "gpg-agent"], { stdio: "ignore" });
+    } catch {
+      // no agent running
+    }
+  };
+  stopAgent();
+
   const sign = (releaseDir: string, signers: KeyName[], inRelease: boolean, detached: boolean) => {
     const release = path.join(root, releaseDir, "Release");
     for (const f of ["InRelease", "Release.gpg"]) rmSync(path.join(root, releaseDir, f), { force: true });
     const users = signers.flatMap((k) => ["--local-user", `${keys[k].fingerprint}!`]);
     if (inRelease) gpg(home, ["--yes", "--digest-algo", "SHA512", ...users, "--clearsign", "--output", path.join(root, releaseDir, "InRelease"), release]);
     if (detached) gpg(home, ["--yes", "--digest-algo", "SHA512", ...users.slice(0, 2), "--armor", "--detach-sign", "--output", path.join(root, releaseDir, "Release.gpg"), release]);
+    stopAgent();
   };
 
   const result: RepoFixture = {
@@ -223,11 +234,7 @@ export async function createSignedRepo(): Promise<RepoFixture> {
     async close() {
       for (const s of sockets) s.destroy();
       await new Promise<void>((r) => server.close(() => r()));
-      try {
-        execFileSync("gpgconf", ["--homedir", home, "--kill", "gpg-agent"], { stdio: "ignore" });
-      } catch {
-        // no agent left
-      }
+      stopAgent();
       rmSync(dir, { recursive: true, force: true });
     },
   };
