@@ -5,8 +5,6 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { DEFAULT_VERSION_COMMAND } from "../../lib/config-schema";
-import { renderCommand } from "../../lib/shell";
 import { hostEnv } from "./host";
 import { down, sandboxProcesses, sshCommand, up, type Sandbox } from "./index";
 import { isAlive, mapLimit, probeTcp, pssKb, readCmdline, rssKb, run } from "./util";
@@ -22,7 +20,7 @@ const stormAt = new Set(flag("storm", "200").split(",").map(Number));
 const mb = (kb: number) => (kb / 1024).toFixed(0);
 
 async function verifyAll(sb: Sandbox, expected: string): Promise<string> {
-  const command = renderCommand(DEFAULT_VERSION_COMMAND, { package: "scap" });
+  const command = "dpkg-query -W -f='${Version}' scap";
   const started = Date.now();
   const results = await mapLimit(sb.hosts, 10, async (h) => {
     const r = await sshCommand(sb, h.name, command);

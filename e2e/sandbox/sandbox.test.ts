@@ -6,7 +6,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import YAML from "yaml";
-import { configSchema, DEFAULT_INSTALL_COMMAND, DEFAULT_VERSION_COMMAND } from "../../lib/config-schema";
+import { configSchema, DEFAULT_INSTALL_COMMAND } from "../../lib/config-schema";
 import { renderCommand } from "../../lib/shell";
 import * as sandbox from "./index";
 import type { Sandbox, SandboxHost } from "./index";
@@ -16,7 +16,8 @@ import { isAlive, probeTcp, run, type Proc } from "./util";
 const [OLD, MIDDLE, NEW] = sandbox.DEFAULT_VERSIONS as [string, string, string];
 const NEWER = "4.82.0-1+0~20261201101500.2~1.gbp123fed";
 
-const versionCommand = renderCommand(DEFAULT_VERSION_COMMAND, { package: "scap" });
+// The old scaps-installed-in-beta script's query, run unchanged on every host.
+const versionCommand = "dpkg-query -W -f='${Version}' scap";
 const installCommand = (version: string) => renderCommand(DEFAULT_INSTALL_COMMAND, { package: "scap", version });
 const updateCommand = "sudo -n env DEBIAN_FRONTEND=noninteractive apt-get update -q --error-on=any";
 
