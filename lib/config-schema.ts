@@ -1,5 +1,6 @@
 // The configuration file's shape. Pure (no I/O) so the sandbox, scripts and tests can share it.
 import { z } from "zod";
+import { placeholders } from "./shell";
 
 // dpkg's status comes first: `${Version}` alone still prints a version, with exit 0, for a package
 // that was removed but not purged.
@@ -61,11 +62,29 @@ export const sshSchema = z
   })
   .strict();
 
+/**
+ * A command template: only the named placeholders, each required one present, and none inside
+ * quotes (values are quoted when filled in; quoting them again would undo that).
+ */
+function template(allowed: string[], required: string[]) {
+  return z
+    .string()
+    .min(1)
+    .superRefine((t, ctx) => {
+      const used = placeholders(t);
+      const unknown = used.filter((p) => !allowed.includes(p));
+      if (unknown.length) ctx.addIssue({ code: "custom", message: `unknown placeholder(s) ${unknown.map((p) => `{${p}}`).join(", ")}; allowed: ${allowed.map((p) => `{${p}}`).join(", ")}` });
+      const missing = required.filter((p) => !used.includes(p));
+      if (missing.length) ctx.addIssue({ code: "custom", message: `must use ${missing.map((p) => `{${p}}`).join(", ")}` });
+      if (/["'](?<!\$)\{[a-zA-Z]+\}|(?<!\$)\{[a-zA-Z]+\}["']/.test(t)) ctx.addIssue({ code: "custom", message: "placeholders are quoted when filled in; write them without quotes" });
+    });
+}
+
 export const commandsSchema = z
   .object({
-    version: z.string().min(1).default(DEFAULT_VERSION_COMMAND),
-    install: z.string().min(1).default(DEFAULT_INSTALL_COMMAND),
-    healthCheck: z.string().min(1).optional(),
+    version: template(["package"], []).default(DEFAULT_VERSION_COMMAND),
+    install: template(["package", "version"], ["version"]).default(DEFAULT_INSTALL_COMMAND),
+    healthCheck: template(["package", "version"], []).optional(),
   })
   .strict();
 

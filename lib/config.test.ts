@@ -79,3 +79,19 @@ describe("parseConfig", () => {
     expect(readConfigFile(path.join(dir, "ok.yaml")).repository.keyring).toBe(path.join(dir, "keys/archive.asc"));
   });
 });
+
+describe("command templates", () => {
+  const withCommands = (lines: string) => `${VALID}\ncommands:\n${lines}\n`;
+  it("accepts the defaults and plain placeholders", () => {
+    const c = parseConfig(withCommands("  install: apt-get install -y {package}={version}\n  healthCheck: scap version"), "/c.yaml");
+    expect(c.commands.install).toBe("apt-get install -y {package}={version}");
+  });
+  it("refuses an unknown or missing placeholder and a quoted one, naming the key", () => {
+    expect(problems(withCommands("  install: apt-get install -y scap={verison}"))).toEqual([
+      "commands.install: unknown placeholder(s) {verison}; allowed: {package}, {version}",
+      "commands.install: must use {version}",
+    ]);
+    expect(problems(withCommands("  version: dpkg-query -W {package} {version}"))).toEqual(["commands.version: unknown placeholder(s) {version}; allowed: {package}"]);
+    expect(problems(withCommands(`  install: apt-get install -y "scap={version}"`))).toEqual(["commands.install: placeholders are quoted when filled in; write them without quotes"]);
+  });
+});

@@ -1,16 +1,14 @@
 import "server-only";
 // Composes the domain reads into the views the pages and the JSON API share.
-import { compareVersions, parseBetaVersion } from "./apt/version";
+import { compareVersions } from "./apt/version";
 import { getRepositoryStatus, listBuilds } from "./apt/queries";
 import type { AppConfig } from "./config";
 import { listChannels } from "./deploy/channels";
 import { getProbeProgress } from "./fleet/probe";
-import { ensureInventorySynced } from "./fleet/inventory";
 import { listHosts, versionDistribution } from "./fleet/queries";
 import type { BuildView, ChannelView, DistributionEntry, HostView, ProbeView, RepositoryView } from "./views";
 
-export async function channelsView(config: AppConfig): Promise<ChannelView[]> {
-  await ensureInventorySynced(config);
+export async function channelsView(): Promise<ChannelView[]> {
   return (await listChannels()).map((c) => ({
     name: c.name,
     hosts: c.hosts,
@@ -21,17 +19,19 @@ export async function channelsView(config: AppConfig): Promise<ChannelView[]> {
     currentSource: c.currentSource,
     previousVersion: c.previousVersion,
     drift: c.drift,
+    unverified: c.unverified,
   }));
 }
 
 export async function repositoryView(config: AppConfig | null): Promise<RepositoryView> {
   if (!config) {
-    return { configured: false, source: null, url: null, lastAttemptAt: null, lastSuccessAt: null, signerKey: null, releaseDate: null, validUntil: null, lastErrorKind: null, lastError: null, lastErrorAt: null, buildCount: 0 };
+    return { configured: false, unsigned: false, source: null, url: null, lastAttemptAt: null, lastSuccessAt: null, signerKey: null, releaseDate: null, validUntil: null, lastErrorKind: null, lastError: null, lastErrorAt: null, buildCount: 0 };
   }
   const s = await getRepositoryStatus(config.repository);
   const iso = (d: Date | null | undefined) => d?.toISOString() ?? null;
   return {
     configured: true,
+    unsigned: config.repository.unsigned,
     source: s?.source ?? null,
     url: config.repository.url,
     lastAttemptAt: iso(s?.lastAttemptAt),
@@ -49,9 +49,9 @@ export async function repositoryView(config: AppConfig | null): Promise<Reposito
 /** Builds newest first by Debian order, each with the channels that run it now. */
 export async function buildsView(config: AppConfig | null, channels?: ChannelView[]): Promise<BuildView[]> {
   if (!config) return [];
-  const [builds, chans] = await Promise.all([listBuilds(config.repository.package), channels ?? channelsView(config)]);
+  const [builds, chans] = await Promise.all([listBuilds(config.repository.package), channels ?? channelsView()]);
   return builds.map((b) => {
-    const beta = parseBetaVersion(b.version);
+    const { beta } = b;
     return {
       version: b.version,
       architecture: b.architecture,
@@ -69,8 +69,7 @@ export async function buildsView(config: AppConfig | null, channels?: ChannelVie
   });
 }
 
-export async function hostsView(config: AppConfig): Promise<HostView[]> {
-  await ensureInventorySynced(config);
+export async function hostsView(): Promise<HostView[]> {
   return (await listHosts()).map((h) => ({
     name: h.name,
     address: h.address,

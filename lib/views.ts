@@ -2,6 +2,8 @@
 
 export interface RepositoryView {
   configured: boolean;
+  /** The config accepts this repository without a signature. */
+  unsigned: boolean;
   source: string | null;
   url: string | null;
   lastAttemptAt: string | null;
@@ -59,6 +61,8 @@ export interface ChannelView {
   currentSource: "deployment" | "observed" | null;
   previousVersion: string | null;
   drift: number;
+  /** Hosts of the channel whose state is not known now (unreachable, unknown, never probed). */
+  unverified: number;
 }
 
 export interface DistributionEntry {

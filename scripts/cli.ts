@@ -4,14 +4,17 @@ import os from "node:os";
 import { parseArgs } from "node:util";
 import type { Actor } from "../lib/audit/log";
 import { isRole, ROLES } from "../lib/auth/permissions";
-import { createApiToken } from "../lib/auth/tokens";
-import { addUser } from "../lib/auth/users";
+import { createApiToken, listApiTokens, revokeApiToken } from "../lib/auth/tokens";
+import { addUser, disableUser } from "../lib/auth/users";
 import { getDb } from "../lib/db";
 import { checkEnv } from "../lib/env";
 
 const USAGE = `usage:
-  npm run cli -- user add NAME --role ${ROLES.join("|")}     (password read from stdin)
-  npm run cli -- token create NAME [--label LABEL]           (prints a new API token for user NAME)`;
+  npm run cli -- user add NAME --role ${ROLES.join("|")}     (password read from stdin; resets an existing user)
+  npm run cli -- user disable NAME                           (no more sign-in; its tokens stop working)
+  npm run cli -- token create NAME [--label LABEL]           (prints a new API token for user NAME)
+  npm run cli -- token list [NAME]                           (prefixes, never the tokens)
+  npm run cli -- token revoke PREFIX`;
 
 async function readStdin(): Promise<string> {
   if (process.stdin.isTTY) process.stderr.write("Password (then Enter, Ctrl-D): ");
@@ -37,6 +40,23 @@ async function main(argv: string[]): Promise<number> {
     if (!isRole(values.role)) throw new UsageError(`--role must be one of ${ROLES.join(", ")}`);
     const user = await addUser(name, values.role, await readStdin(), actor);
     console.log(`user ${user.name} (${user.role}) saved`);
+    return 0;
+  }
+  if (noun === "user" && verb === "disable" && name && positionals.length === 3) {
+    await disableUser(name, actor);
+    console.log(`user ${name} disabled`);
+    return 0;
+  }
+  if (noun === "token" && verb === "list" && positionals.length <= 3) {
+    for (const t of await listApiTokens(name)) {
+      const state = t.revokedAt ? `revoked ${t.revokedAt.toISOString()}` : t.lastUsedAt ? `last used ${t.lastUsedAt.toISOString()}` : "never used";
+      console.log(`${t.prefix}…  ${t.user}  ${t.name}  created ${t.createdAt.toISOString()}  ${state}`);
+    }
+    return 0;
+  }
+  if (noun === "token" && verb === "revoke" && name && positionals.length === 3) {
+    const n = await revokeApiToken(name, actor);
+    console.log(`${n} token(s) revoked`);
     return 0;
   }
   if (noun === "token" && verb === "create" && name && positionals.length === 3) {

@@ -19,11 +19,11 @@ export default async function OverviewPage() {
     return (
       <>
         <PageHeader title="Overview" />
-        <NotConfigured />
+        <NotConfigured state={state} />
       </>
     );
   }
-  const channels = await channelsView(config);
+  const channels = await channelsView();
   const [builds, repo, distribution] = await Promise.all([buildsView(config, channels), repositoryView(config), distributionView()]);
   const now = new Date();
   return (
@@ -53,11 +53,18 @@ export default async function OverviewPage() {
                       <dd className="text-xs text-slate-500">as observed on most of its hosts; no deployment recorded yet</dd>
                     ) : null}
                   </div>
-                  <div className="flex items-center gap-2">
+                  <div className="flex flex-wrap items-center gap-2">
                     <dt className="text-xs uppercase tracking-wide text-slate-500">Drift</dt>
-                    <dd>
+                    <dd className="flex flex-wrap gap-1">
+                      {c.unverified > 0 ? (
+                        <Link href="/hosts">
+                          <Badge tone="red" title="Hosts whose version could not be read (unreachable, unknown or never probed)">
+                            {c.unverified} host{c.unverified === 1 ? "" : "s"} not verified
+                          </Badge>
+                        </Link>
+                      ) : null}
                       {c.drift === 0 ? (
-                        <Badge tone="green">none</Badge>
+                        c.unverified < c.hosts.length ? <Badge tone="green">none</Badge> : null
                       ) : (
                         <Link href="/hosts">
                           <Badge tone="amber">

@@ -1,7 +1,18 @@
+import type { ConfigState } from "@/lib/config";
 import { Notice } from "./ui";
 
-/** What every page shows while no configuration file is named. */
-export function NotConfigured() {
+/** What a page shows in place of its data while there is no usable configuration. */
+export function NotConfigured({ state }: { state: ConfigState }) {
+  if (state.status === "invalid") {
+    return (
+      <Notice tone="slate" title="Waiting for a valid configuration">
+        <p>
+          The file named by <code className="mono">SCAP_CHANNELS_CONFIG</code> does not validate (see above). This page fills in once it does; the
+          file is re-read when it changes.
+        </p>
+      </Notice>
+    );
+  }
   return (
     <Notice tone="slate" title="No configuration yet">
       <p>

@@ -1,6 +1,6 @@
 "use client";
 import { useRouter } from "next/navigation";
-import { useEffect, useState, useTransition } from "react";
+import { useEffect, useRef, useState, useTransition } from "react";
 import type { ProbeView } from "@/lib/views";
 import { callApi } from "./api-client";
 
@@ -35,6 +35,7 @@ export function RefreshButton({ kind, disabledReason, initialProbe }: { kind: "b
   const [progress, setProgress] = useState<ProbeView | null>(initialProbe?.running ? initialProbe : null);
   const [message, setMessage] = useState<{ text: string; error: boolean } | null>(null);
   const [, startTransition] = useTransition();
+  const requestPending = useRef(false);
 
   useEffect(() => {
     if (kind !== "hosts" || !busy) return;
@@ -42,7 +43,12 @@ export function RefreshButton({ kind, disabledReason, initialProbe }: { kind: "b
       callApi<{ probe: ProbeView | null }>("/api/hosts")
         .then((r) => {
           setProgress(r.probe);
-          if (r.probe && !r.probe.running) startTransition(() => router.refresh());
+          // A probe started elsewhere (another person, the timer) has finished: show its result.
+          if (!r.probe?.running && !requestPending.current) {
+            setBusy(false);
+            setProgress(null);
+            startTransition(() => router.refresh());
+          }
         })
         .catch(() => {});
     }, 700);
@@ -52,12 +58,14 @@ export function RefreshButton({ kind, disabledReason, initialProbe }: { kind: "b
   async function run() {
     setBusy(true);
     setMessage(null);
+    requestPending.current = true;
     try {
       if (kind === "builds") setMessage(describeBuilds(await callApi<BuildsRefreshResult>("/api/builds/refresh", { method: "POST", body: "{}" })));
       else setMessage(describeHosts(await callApi<HostsRefreshResult>("/api/hosts/refresh", { method: "POST", body: "{}" })));
     } catch (e) {
       setMessage({ text: (e as Error).message, error: true });
     } finally {
+      requestPending.current = false;
       setBusy(false);
       setProgress(null);
       startTransition(() => router.refresh());

@@ -24,6 +24,10 @@ export function RepositoryStatus({ repo, now }: { repo: RepositoryView; now: Dat
             <Badge>not read yet</Badge>
           ) : failing ? (
             <Badge tone="red">{ERROR_TEXT[repo.lastErrorKind ?? ""] ?? "error"}</Badge>
+          ) : repo.unsigned ? (
+            <Badge tone="amber" title="repository.unsigned is true in the configuration: its index is read without a signature check.">
+              unsigned: not verified
+            </Badge>
           ) : (
             <Badge tone="green">verified</Badge>
           )}

@@ -58,10 +58,16 @@ export function Time({ at, now = new Date() }: { at: Date | string | null | unde
   if (!at) return <span className="text-slate-400">never</span>;
   const d = typeof at === "string" ? new Date(at) : at;
   return (
-    <time dateTime={d.toISOString()} title={d.toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC")}>
+    <time dateTime={d.toISOString()} title={formatUtc(d)}>
       {relativeTime(d, now)}
     </time>
   );
+}
+
+/** "2026-11-24 12:00:05 UTC"; `minutes` drops the seconds. */
+export function formatUtc(at: Date | string, { minutes = false } = {}): string {
+  const iso = typeof at === "string" ? at : at.toISOString();
+  return iso.replace("T", " ").replace(minutes ? /:\d\d(\.\d+)?Z$/ : /(\.\d+)?Z$/, " UTC");
 }
 
 /** "3 min ago", or "in 30 d" for a time still to come. */

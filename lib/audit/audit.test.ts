@@ -51,3 +51,16 @@ describe("audit log", () => {
     expect(json[0]).toMatchObject({ actor: "bob", action: "user.add", payload: { role: "viewer" } });
   });
 });
+
+describe("append-only storage", () => {
+  it("refuses to update or delete an audit event in the database itself", async () => {
+    const db = getDb();
+    const first = await db.auditEvent.findFirstOrThrow();
+    // Prisma reports the trigger's abort as a constraint violation; the rows are what matter.
+    await expect(db.auditEvent.update({ where: { id: first.id }, data: { actorName: "mallory" } })).rejects.toThrow();
+    await expect(db.auditEvent.delete({ where: { id: first.id } })).rejects.toThrow();
+    await expect(db.$executeRawUnsafe(`DELETE FROM "AuditEvent"`)).rejects.toThrow();
+    expect(await db.auditEvent.count()).toBe(7);
+    expect((await db.auditEvent.findUniqueOrThrow({ where: { id: first.id } })).actorName).toBe(first.actorName);
+  });
+});

@@ -22,6 +22,10 @@ export const AUDIT_PAYLOADS = {
     removed: z.array(z.string()).optional(),
     errorKind: z.string().optional(),
     error: z.string().optional(),
+    /** Versions listed again with another SHA256 or size: the same version rebuilt. */
+    rebuilt: z.array(z.string()).optional(),
+    /** This person's request joined a read already running; the outcome is that read's. */
+    joined: z.boolean().optional(),
   }),
   "hosts.refresh": z.object({
     hosts: z.number().int(),
@@ -31,6 +35,8 @@ export const AUDIT_PAYLOADS = {
     unknown: z.number().int(),
     changed: z.array(z.object({ host: z.string(), from: z.string().nullable(), to: z.string().nullable() })),
     durationMs: z.number().int(),
+    /** This person's request joined a probe already running; the counts are that probe's. */
+    joined: z.boolean().optional(),
   }),
   "inventory.sync": z.object({
     added: z.array(z.string()),
@@ -40,7 +46,11 @@ export const AUDIT_PAYLOADS = {
     channels: z.array(z.string()),
   }),
   "user.add": z.object({ role: z.string() }),
+  "user.disable": z.object({}),
+  "user.signin": z.object({}),
+  "user.signin-failed": z.object({ reason: z.enum(["password", "throttled"]) }),
   "token.create": z.object({ tokenName: z.string(), prefix: z.string() }),
+  "token.revoke": z.object({ tokenName: z.string(), prefix: z.string() }),
 } as const;
 
 export type AuditAction = keyof typeof AUDIT_PAYLOADS;

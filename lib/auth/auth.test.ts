@@ -4,8 +4,8 @@ import type { Actor } from "../audit/log";
 import { getDb } from "../db";
 import { hashPassword, verifyPassword } from "./password";
 import { can, deniedReason, ROLE_PERMISSIONS } from "./permissions";
-import { createApiToken, userForToken } from "./tokens";
-import { addUser, authenticate } from "./users";
+import { createApiToken, listApiTokens, revokeApiToken, userForToken } from "./tokens";
+import { addUser, authenticate, disableUser } from "./users";
 
 const cli: Actor = { id: null, name: "cli:test", source: "cli" };
 
@@ -67,13 +67,20 @@ describe("users and tokens", () => {
     expect(JSON.stringify(await getDb().auditEvent.findMany())).not.toContain(token);
   });
 
-  it("stops honouring a token once revoked or its user disabled", async () => {
-    const { token } = await createApiToken("alice", "revoke-me", cli);
-    await getDb().apiToken.updateMany({ where: { name: "revoke-me" }, data: { revokedAt: new Date() } });
+  it("stops honouring a token once revoked or its user disabled, with audit events", async () => {
+    const { token, prefix } = await createApiToken("alice", "revoke-me", cli);
+    expect(await userForToken(token)).not.toBeNull();
+    expect(await revokeApiToken(prefix, cli)).toBe(1);
     expect(await userForToken(token)).toBeNull();
+    await expect(revokeApiToken(prefix, cli)).rejects.toThrow(/no active token/);
+    expect((await listApiTokens("alice")).find((t) => t.prefix === prefix)?.revokedAt).toBeInstanceOf(Date);
     const { token: t2 } = await createApiToken("alice", "disable-me", cli);
-    await getDb().user.update({ where: { name: "alice" }, data: { disabledAt: new Date() } });
+    await disableUser("alice", cli);
     expect(await userForToken(t2)).toBeNull();
     expect(await authenticate("alice", "a long enough password")).toBeNull();
+    const actions = (await getDb().auditEvent.findMany({ orderBy: { id: "asc" } })).map((e) => e.action);
+    expect(actions).toContain("token.revoke");
+    expect(actions).toContain("user.disable");
+    await expect(disableUser("nobody", cli)).rejects.toThrow(/no user named nobody/);
   });
 });

@@ -23,6 +23,20 @@ export async function requirePageUser(): Promise<SessionUser> {
   return user;
 }
 
+/** A browser's mutation must say where it comes from (Origin, or Sec-Fetch-Site), and that must be here. */
+export function isSameOrigin(request: Request): boolean {
+  const origin = request.headers.get("origin");
+  if (origin) {
+    const host = request.headers.get("x-forwarded-host") ?? request.headers.get("host");
+    try {
+      return host !== null && new URL(origin).host === host;
+    } catch {
+      return false; // "null" or garbage
+    }
+  }
+  return request.headers.get("sec-fetch-site") === "same-origin";
+}
+
 function clientIp(h: Headers): string | null {
   return h.get("x-forwarded-for")?.split(",")[0]?.trim() || h.get("x-real-ip") || null;
 }
@@ -46,12 +60,8 @@ export async function requireApiPermission(request: Request, permission: Permiss
     user = await sessionUser();
     if (!user) throw new AppError("UNAUTHORIZED", "Sign in or send an API token (Authorization: Bearer ...).");
     source = "ui";
-    if (request.method !== "GET" && request.method !== "HEAD") {
-      const origin = request.headers.get("origin");
-      const host = request.headers.get("x-forwarded-host") ?? request.headers.get("host");
-      if (origin && host && new URL(origin).host !== host) {
-        throw new AppError("FORBIDDEN", "Cross-origin request refused.");
-      }
+    if (request.method !== "GET" && request.method !== "HEAD" && !isSameOrigin(request)) {
+      throw new AppError("FORBIDDEN", "Cross-origin request refused: a signed-in browser may only change things from this site.");
     }
   }
   if (!can(user.role, permission)) {

@@ -39,3 +39,34 @@ export async function userForToken(token: string): Promise<SessionUser | null> {
   }
   return { id: row.user.id, name: row.user.name, role: row.user.role as Role };
 }
+
+export interface TokenInfo {
+  user: string;
+  name: string;
+  prefix: string;
+  createdAt: Date;
+  lastUsedAt: Date | null;
+  revokedAt: Date | null;
+}
+
+export async function listApiTokens(userName?: string): Promise<TokenInfo[]> {
+  const rows = await getDb().apiToken.findMany({
+    where: userName ? { user: { name: userName } } : {},
+    include: { user: { select: { name: true } } },
+    orderBy: { id: "asc" },
+  });
+  return rows.map((r) => ({ user: r.user.name, name: r.name, prefix: r.prefix, createdAt: r.createdAt, lastUsedAt: r.lastUsedAt, revokedAt: r.revokedAt }));
+}
+
+/** Revokes the token(s) whose listed prefix this is; the prefix alone cannot authenticate. */
+export async function revokeApiToken(prefix: string, actor: Actor): Promise<number> {
+  return getDb().$transaction(async (tx) => {
+    const rows = await tx.apiToken.findMany({ where: { prefix, revokedAt: null }, include: { user: { select: { name: true } } } });
+    if (rows.length === 0) throw new AppError("NOT_FOUND", `no active token with prefix ${prefix}`);
+    for (const row of rows) {
+      await tx.apiToken.update({ where: { id: row.id }, data: { revokedAt: new Date() } });
+      await recordAudit(tx, actor, "token.revoke", row.user.name, { tokenName: row.name, prefix });
+    }
+    return rows.length;
+  });
+}

@@ -52,3 +52,14 @@ export async function findActiveUser(id: number): Promise<SessionUser | null> {
   if (!user || user.disabledAt) return null;
   return { id: user.id, name: user.name, role: user.role as Role };
 }
+
+/** Disables a user: no sign-in, and its API tokens stop working. The row and its history stay. */
+export async function disableUser(name: string, actor: Actor): Promise<void> {
+  await getDb().$transaction(async (tx) => {
+    const user = await tx.user.findUnique({ where: { name } });
+    if (!user) throw new AppError("NOT_FOUND", `no user named ${name}`);
+    if (user.disabledAt) return;
+    await tx.user.update({ where: { id: user.id }, data: { disabledAt: new Date() } });
+    await recordAudit(tx, actor, "user.disable", name, {});
+  });
+}

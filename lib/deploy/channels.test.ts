@@ -1,4 +1,4 @@
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { configSchema } from "../config-schema";
 import { getDb } from "../db";
 import { syncInventory } from "../fleet/inventory";
@@ -28,11 +28,11 @@ async function observe(host: string, status: string, version: string | null, err
   await getDb().hostObservation.create({ data: { hostId: h.id, status, version, errorKind, error: errorKind ? `${errorKind} error` : null, observedAt: tick() } });
 }
 
-async function deploy(channel: string, kind: "promote" | "rollback", version: string, status = "succeeded") {
+async function deploy(channel: string, kind: "promote" | "rollback", version: string, fromVersion: string | null, status = "succeeded") {
   const c = await getDb().channel.findUniqueOrThrow({ where: { name: channel } });
   const at = tick();
   await getDb().deployment.create({
-    data: { kind, channelId: c.id, version, status, reason: "test", actorName: "tester", source: "cli", batchSize: 1, maxFailures: 0, createdAt: at, startedAt: at, finishedAt: at },
+    data: { kind, channelId: c.id, version, fromVersion, status, reason: "test", actorName: "tester", source: "cli", batchSize: 1, maxFailures: 0, createdAt: at, startedAt: at, finishedAt: at },
   });
 }
 
@@ -99,32 +99,80 @@ describe("channel state without deployments", () => {
 
 describe("channel state from deployments", () => {
   it("follows the latest succeeded deployment and lets canary run ahead of beta", async () => {
-    await deploy("canary", "promote", V3);
+    await deploy("canary", "promote", V3, V1);
     await observe("beta01", "ok", V3);
-    expect(await channel("canary")).toMatchObject({ currentVersion: V3, currentSource: "deployment", previousVersion: null, drift: 0 });
+    // A first promotion: what it replaced is the version to go back to.
+    expect(await channel("canary")).toMatchObject({ currentVersion: V3, currentSource: "deployment", previousVersion: V1, drift: 0 });
     // beta01 runs what canary's deployment put there: not drift in beta.
     expect(await channel("beta")).toMatchObject({ currentVersion: V2, currentSource: "observed", drift: 1 });
     expect((await host("beta01")).drift).toBeNull();
   });
 
-  it("knows the previous version after a promotion and a rollback, ignoring failed runs", async () => {
-    await deploy("beta", "promote", V2);
-    await deploy("beta", "promote", V3);
-    await deploy("beta", "rollback", V2);
-    await deploy("beta", "promote", V3, "failed");
-    await deploy("beta", "promote", V3, "running");
+  it("never offers the build a rollback left as the previous version, and ignores failed runs", async () => {
+    await deploy("beta", "promote", V2, V2);
+    await deploy("beta", "promote", V3, V2);
+    await deploy("beta", "rollback", V2, V3);
+    await deploy("beta", "promote", V3, V2, "failed");
+    await deploy("beta", "promote", V3, V2, "running");
     const beta = await channel("beta");
-    expect(beta).toMatchObject({ currentVersion: V2, currentSource: "deployment", previousVersion: V3 });
+    expect(beta).toMatchObject({ currentVersion: V2, currentSource: "deployment", previousVersion: null });
     // The rollback came after canary's promotion: beta01 should run V2 again.
     expect((await host("beta01")).drift).toEqual({ channel: "beta", expected: V2 });
     expect(beta.drift).toBe(2);
-    expect((await channel("canary")).drift).toBe(0);
+  });
+
+  it("shows canary on the version a later deployment of beta put on its hosts", async () => {
+    // beta's rollback took beta01 back to V2; canary's own V3 was rolled back with it.
+    expect(await channel("canary")).toMatchObject({ currentVersion: V2, currentSource: "deployment", previousVersion: null, drift: 1 });
+    await observe("beta01", "ok", V2);
+    expect(await channel("canary")).toMatchObject({ currentVersion: V2, drift: 0 });
+    expect((await host("beta01")).drift).toBeNull();
   });
 
   it("skips repeats of the current version when naming the previous one", async () => {
-    await deploy("canary", "promote", V1);
-    await deploy("canary", "promote", V2);
-    await deploy("canary", "promote", V2);
+    await deploy("canary", "promote", V1, V2);
+    await deploy("canary", "promote", V2, V1);
+    await deploy("canary", "promote", V2, V2);
     expect(await channel("canary")).toMatchObject({ currentVersion: V2, previousVersion: V1 });
+    // A narrower channel's deployment does not move the wider one.
+    expect(await channel("beta")).toMatchObject({ currentVersion: V2, previousVersion: null });
+  });
+});
+
+describe("rollback target", () => {
+  beforeEach(async () => {
+    useTestDatabase();
+    await syncInventory(config);
+  });
+
+  it("goes back past a rolled-back build to the good version before it", async () => {
+    await deploy("beta", "promote", V1, null);
+    await deploy("beta", "promote", V2, V1);
+    await deploy("beta", "promote", V3, V2);
+    expect(await channel("beta")).toMatchObject({ currentVersion: V3, previousVersion: V2 });
+    await deploy("beta", "rollback", V2, V3);
+    expect(await channel("beta")).toMatchObject({ currentVersion: V2, previousVersion: V1 });
+  });
+
+  it("takes the version a first promotion replaced", async () => {
+    await deploy("beta", "promote", V2, V1);
+    expect(await channel("beta")).toMatchObject({ currentVersion: V2, currentSource: "deployment", previousVersion: V1 });
+  });
+
+  it("is null when history knows no other version", async () => {
+    await deploy("beta", "promote", V2, null);
+    expect((await channel("beta")).previousVersion).toBeNull();
+    await deploy("beta", "promote", V2, V2);
+    expect((await channel("beta")).previousVersion).toBeNull();
+  });
+
+  it("offers a build again once it was promoted again after its rollback", async () => {
+    await deploy("beta", "promote", V2, V1);
+    await deploy("beta", "promote", V3, V2);
+    await deploy("beta", "rollback", V2, V3);
+    await deploy("beta", "promote", V3, V2);
+    expect(await channel("beta")).toMatchObject({ currentVersion: V3, previousVersion: V2 });
+    await deploy("beta", "promote", V1, V3);
+    expect(await channel("beta")).toMatchObject({ currentVersion: V1, previousVersion: V3 });
   });
 });

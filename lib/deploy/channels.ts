@@ -1,7 +1,7 @@
 import "server-only";
-import { compareVersions } from "../apt/version";
 import { getDb, type Db, type Tx } from "../db";
 import { syncInventoryWithCurrentConfig } from "../fleet/inventory";
+import { mostCommonVersion } from "../fleet/majority";
 import { latestObservations, type LatestObservation } from "../fleet/observations";
 import type { ChannelView } from "../views";
 
@@ -52,7 +52,7 @@ export async function readFleetSnapshot(db: Db | Tx = getDb()): Promise<FleetSna
       where: { status: "succeeded", kind: { in: DEPLOYMENT_KINDS }, channel: { inConfig: true } },
       // One deployment at a time per channel (the channel lock), so id order is completion order.
       orderBy: { id: "desc" },
-      select: { channelId: true, version: true, finishedAt: true, createdAt: true },
+      select: { id: true, channelId: true, kind: true, version: true, fromVersion: true, finishedAt: true, createdAt: true },
     }),
   ]);
 
@@ -60,18 +60,16 @@ export async function readFleetSnapshot(db: Db | Tx = getDb()): Promise<FleetSna
   for (const h of hostRows.sort((a, b) => a.name.localeCompare(b.name, "en", { numeric: true }))) {
     hostById.set(h.id, { ...h, channelIds: [], observation: observations.get(h.id) ?? null });
   }
-  const history = new Map<number, typeof deployments>();
-  for (const d of deployments) {
-    const list = history.get(d.channelId) ?? [];
-    list.push(d);
-    history.set(d.channelId, list);
-  }
+  const memberIdsOf = new Map(channelRows.map((c) => [c.id, new Set(c.hosts.map((m) => m.hostId).filter((id) => hostById.has(id)))]));
 
   const channels: ChannelState[] = channelRows.map((c) => {
-    const memberIds = new Set(c.hosts.map((m) => m.hostId));
+    const memberIds = memberIdsOf.get(c.id)!;
     const members = [...hostById.values()].filter((h) => memberIds.has(h.id));
     for (const h of members) h.channelIds.push(c.id);
-    const past = history.get(c.id) ?? [];
+    // A deployment of a channel holding all of this one's hosts redeployed them too (beta's rollback
+    // takes the canary host back along with the rest).
+    const coveringIds = new Set(channelRows.filter((o) => o.id === c.id || (memberIds.size > 0 && isSuperset(memberIdsOf.get(o.id)!, memberIds))).map((o) => o.id));
+    const past = deployments.filter((d) => coveringIds.has(d.channelId)).sort(newestFirst);
     let currentVersion: string | null = null;
     let currentSource: ChannelState["currentSource"] = null;
     let currentSince: string | null = null;
@@ -80,10 +78,10 @@ export async function readFleetSnapshot(db: Db | Tx = getDb()): Promise<FleetSna
     if (latest) {
       currentVersion = latest.version;
       currentSource = "deployment";
-      currentSince = (latest.finishedAt ?? latest.createdAt).toISOString();
-      previousVersion = past.find((d) => d.version !== latest.version)?.version ?? null;
+      currentSince = finished(latest).toISOString();
+      previousVersion = rollbackTarget(past);
     } else {
-      currentVersion = mostObserved(members.map((h) => h.observation));
+      currentVersion = mostCommonVersion(members.flatMap((h) => (h.observation?.status === "ok" && h.observation.version ? [h.observation.version] : []))) ?? null;
       currentSource = currentVersion === null ? null : "observed";
     }
     return {
@@ -114,16 +112,42 @@ export async function readFleetSnapshot(db: Db | Tx = getDb()): Promise<FleetSna
   return snapshot;
 }
 
-/** The version found on most hosts (status ok); ties go to the newest version. */
-function mostObserved(observations: (LatestObservation | null)[]): string | null {
-  const counts = new Map<string, number>();
-  for (const o of observations) if (o?.status === "ok" && o.version) counts.set(o.version, (counts.get(o.version) ?? 0) + 1);
-  let best: string | null = null;
-  for (const [version, n] of counts) {
-    const bestN = best === null ? 0 : counts.get(best)!;
-    if (n > bestN || (n === bestN && best !== null && compareVersions(version, best) > 0)) best = version;
+interface PastDeployment {
+  id: number;
+  kind: string;
+  version: string;
+  fromVersion: string | null;
+  finishedAt: Date | null;
+  createdAt: Date;
+}
+
+const finished = (d: PastDeployment) => d.finishedAt ?? d.createdAt;
+
+// Deployments of different channels may overlap, so completion time orders them; within one
+// channel id order is completion order (the channel lock).
+function newestFirst(a: PastDeployment, b: PastDeployment): number {
+  return finished(b).getTime() - finished(a).getTime() || b.id - a.id;
+}
+
+function isSuperset(outer: ReadonlySet<number>, inner: ReadonlySet<number>): boolean {
+  for (const id of inner) if (!outer.has(id)) return false;
+  return true;
+}
+
+/**
+ * The version a rollback should go back to, from succeeded deployments newest first: the newest
+ * earlier version other than the current one that no later rollback moved away from (a rollback
+ * records the version it left in fromVersion); else what the latest deployment replaced.
+ */
+function rollbackTarget(past: readonly PastDeployment[]): string | null {
+  const current = past[0]!.version;
+  const rolledBackFrom = (version: string, before: number) => past.slice(0, before).some((d) => d.kind === "rollback" && d.fromVersion === version);
+  for (let i = 1; i < past.length; i++) {
+    const { version } = past[i]!;
+    if (version !== current && !rolledBackFrom(version, i)) return version;
   }
-  return best;
+  const replaced = past[0]!.fromVersion;
+  return replaced !== null && replaced !== current && !rolledBackFrom(replaced, past.length) ? replaced : null;
 }
 
 /**
@@ -134,7 +158,13 @@ function mostObserved(observations: (LatestObservation | null)[]): string | null
 export function governingChannel(snapshot: FleetSnapshot, host: FleetHost): ChannelState | null {
   const mine = snapshot.channels.filter((c) => host.channelIds.includes(c.id) && c.currentVersion !== null);
   const deployed = mine.filter((c) => c.currentSource === "deployment");
-  if (deployed.length > 0) return deployed.reduce((a, b) => (Date.parse(b.currentSince!) > Date.parse(a.currentSince!) ? b : a));
+  if (deployed.length > 0) {
+    // Equal times mean one deployment seen through several channels: the widest one ran it.
+    return deployed.reduce((a, b) => {
+      const d = Date.parse(b.currentSince!) - Date.parse(a.currentSince!);
+      return d > 0 || (d === 0 && b.hosts.length > a.hosts.length) ? b : a;
+    });
+  }
   if (mine.length === 0) return null;
   return mine.reduce((a, b) => (b.hosts.length > a.hosts.length ? b : a));
 }

@@ -4,6 +4,7 @@ import { getDb, type Db, type Tx } from "../db";
 import { hostDrift, isKnownState, readFleetSnapshot } from "../deploy/channels";
 import type { DistributionEntry, HostStatus, HostView } from "../views";
 import { syncInventoryWithCurrentConfig } from "./inventory";
+import { mostCommonVersion } from "./majority";
 
 /** A host as listHosts returns it: HostView with a Date (lib/dashboard.ts serializes it). */
 export interface HostRow extends Omit<HostView, "observedAt"> {
@@ -19,13 +20,8 @@ export async function listHosts(db?: Db | Tx): Promise<HostRow[]> {
   const snapshot = await readFleetSnapshot(db ?? getDb());
   const channelName = new Map(snapshot.channels.map((c) => [c.id, c.name]));
 
-  // The version most hosts with a known state run (null = not installed); none on a tie.
-  const counts = new Map<string | null, number>();
-  for (const h of snapshot.hosts) {
-    if (isKnownState(h.observation)) counts.set(h.observation.version, (counts.get(h.observation.version) ?? 0) + 1);
-  }
-  const ranked = [...counts.entries()].sort((a, b) => b[1] - a[1]);
-  const majority = ranked.length > 0 && (ranked.length === 1 || ranked[0]![1] > ranked[1]![1]) ? ranked[0]![0] : undefined;
+  // Among hosts with a known state; null (not installed) counts as a state of its own.
+  const majority = mostCommonVersion(snapshot.hosts.flatMap((h) => (isKnownState(h.observation) ? [h.observation.version] : [])));
 
   return snapshot.hosts.map((h) => {
     const o = h.observation;

@@ -74,7 +74,7 @@ export default async function AuditPage({ searchParams }: { searchParams: Promis
         ) : null}
       </form>
       {events.length === 0 ? (
-        <EmptyState title="No audit events match.">Refreshing builds or hosts, promoting and signing users in all leave a record here.</EmptyState>
+        <EmptyState title="No audit events match.">Sign-ins, refreshes of builds and hosts, inventory changes, users and tokens all leave a record here.</EmptyState>
       ) : (
         <div className="card table-wrap">
           <table className="data">

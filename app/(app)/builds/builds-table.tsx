@@ -2,11 +2,7 @@
 import { useMemo, useState } from "react";
 import type { BuildView } from "@/lib/views";
 import { CopyButton } from "../../_components/copy-button";
-import { formatBytes } from "../../_components/ui";
-
-function fmtUtc(iso: string) {
-  return iso.replace("T", " ").replace(/:\d\d(\.\d+)?Z$/, " UTC");
-}
+import { formatBytes, formatUtc } from "../../_components/ui";
 
 export function BuildsTable({ builds, channels, promoteDisabledReason }: { builds: BuildView[]; channels: string[]; promoteDisabledReason: string }) {
   const [filter, setFilter] = useState("");
@@ -49,7 +45,7 @@ export function BuildsTable({ builds, channels, promoteDisabledReason }: { build
             {shown.map((b) => (
               <tr key={`${b.version}/${b.architecture}`} data-testid="build-row" data-version={b.version} className={b.inIndex ? "" : "opacity-70"}>
                 <td className="mono break-all">{b.version}</td>
-                <td className="whitespace-nowrap text-slate-600 dark:text-slate-300">{b.buildTime ? fmtUtc(b.buildTime) : "—"}</td>
+                <td className="whitespace-nowrap text-slate-600 dark:text-slate-300">{b.buildTime ? formatUtc(b.buildTime, { minutes: true }) : "—"}</td>
                 <td className="mono">{b.gitCommit ?? "—"}</td>
                 <td className="whitespace-nowrap tabular-nums">{formatBytes(b.size)}</td>
                 <td className="whitespace-nowrap">

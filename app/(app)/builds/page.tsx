@@ -27,11 +27,11 @@ export default async function BuildsPage() {
     return (
       <>
         {header}
-        <NotConfigured />
+        <NotConfigured state={state} />
       </>
     );
   }
-  const channels = await channelsView(config);
+  const channels = await channelsView();
   const [repo, builds] = await Promise.all([repositoryView(config), buildsView(config, channels)]);
   return (
     <>

@@ -27,7 +27,7 @@ export default async function DeploymentsPage({ searchParams }: { searchParams: 
     <>
       <PageHeader title="Deployments" description="Promotions and rollbacks of channels, newest first." />
       {deployments.length === 0 ? (
-        <EmptyState title="No deployments recorded yet.">Each promotion or rollback of a channel is listed here with its hosts, output and outcome.</EmptyState>
+        <EmptyState title="No deployments recorded yet.">Promotions and rollbacks of channels will be listed here with their hosts and outcome.</EmptyState>
       ) : (
         <div className="card table-wrap">
           <table className="data">

@@ -2,7 +2,7 @@
 import { useMemo, useState } from "react";
 import { compareVersions } from "@/lib/apt/version";
 import type { HostStatus, HostView } from "@/lib/views";
-import { relativeTime } from "../../_components/ui";
+import { formatUtc, relativeTime } from "../../_components/ui";
 
 type SortKey = "name" | "version" | "status" | "observedAt";
 
@@ -110,7 +110,7 @@ export function HostsTable({ hosts, renderedAt }: { hosts: HostView[]; renderedA
                 </td>
                 <td className="whitespace-nowrap">
                   {h.observedAt ? (
-                    <time dateTime={h.observedAt} title={h.observedAt.replace("T", " ").replace(/\.\d+Z$/, " UTC")}>
+                    <time dateTime={h.observedAt} title={formatUtc(h.observedAt)}>
                       {relativeTime(new Date(h.observedAt), now)}
                     </time>
                   ) : (

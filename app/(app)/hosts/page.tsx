@@ -28,17 +28,17 @@ export default async function HostsPage() {
     return (
       <>
         {header}
-        <NotConfigured />
+        <NotConfigured state={state} />
       </>
     );
   }
-  const [hosts, distribution] = await Promise.all([hostsView(config), distributionView()]);
+  const [hosts, distribution] = await Promise.all([hostsView(), distributionView()]);
   const drifting = hosts.filter((h) => h.drift).length;
   return (
     <>
       {header}
       {hosts.length === 0 ? (
-        <EmptyState title="No hosts known yet.">The inventory is read from the configuration file when the hosts are first probed.</EmptyState>
+        <EmptyState title="No hosts in the inventory.">Hosts come from the <code className="mono">hosts</code> list of the configuration file.</EmptyState>
       ) : (
         <div className="grid grid-cols-1 gap-5 lg:grid-cols-[1fr_18rem]">
           <div className="min-w-0 space-y-3">

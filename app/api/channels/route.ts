@@ -8,5 +8,5 @@ export const dynamic = "force-dynamic";
 export const GET = route(async (request) => {
   await requireApiPermission(request, "builds.read");
   const config = getConfig();
-  return json({ channels: config ? await channelsView(config) : [] });
+  return json({ channels: config ? await channelsView() : [] });
 });

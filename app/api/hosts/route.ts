@@ -8,5 +8,5 @@ export const dynamic = "force-dynamic";
 export const GET = route(async (request) => {
   await requireApiPermission(request, "hosts.read");
   const config = getConfig();
-  return json({ hosts: config ? await hostsView(config) : [], probe: probeView() });
+  return json({ hosts: config ? await hostsView() : [], probe: probeView() });
 });

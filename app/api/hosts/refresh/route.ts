@@ -1,4 +1,5 @@
 import { requireApiPermission } from "@/lib/auth/guard";
+import { AppError } from "@/lib/errors";
 import { hostsView, probeView } from "@/lib/dashboard";
 import { probeFleet } from "@/lib/fleet/probe";
 import { json, route } from "@/lib/http";
@@ -10,6 +11,7 @@ export const dynamic = "force-dynamic";
 export const POST = route(async (request) => {
   const { actor } = await requireApiPermission(request, "hosts.refresh");
   const config = requireConfig();
-  await probeFleet(config, actor);
-  return json({ hosts: await hostsView(config), probe: probeView() });
+  const run = await probeFleet(config, actor);
+  if (run.error) throw new AppError("UNAVAILABLE", run.error);
+  return json({ hosts: await hostsView(), probe: probeView() });
 });

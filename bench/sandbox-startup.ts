@@ -1,13 +1,13 @@
 // Start-up time and memory of the sandbox at several sizes, plus the checks that make the numbers
 // mean something: every host answers the real version command over OpenSSH, the repository
 // survives every host running apt-get update at once, and down leaves nothing behind.
-//   npx tsx --conditions=react-server e2e/sandbox/bench-startup.ts [--sizes 10,50,200] [--verify 50] [--storm 200]
+//   npx tsx --conditions=react-server bench/sandbox-startup.ts [--sizes 10,50,200] [--verify 50] [--storm 200]
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { hostEnv } from "./host";
-import { down, sandboxProcesses, sshCommand, up, type Sandbox } from "./index";
-import { isAlive, mapLimit, probeTcp, pssKb, readCmdline, rssKb, run } from "./util";
+import { hostEnv } from "../e2e/sandbox/host";
+import { down, sandboxProcesses, sshCommand, up, type Sandbox } from "../e2e/sandbox/index";
+import { isAlive, mapLimit, probeTcp, pssKb, readCmdline, rssKb, run } from "../e2e/sandbox/util";
 
 function flag(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
