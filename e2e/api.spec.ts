@@ -40,7 +40,7 @@ test("CI-style API use with tokens: read builds, channels and hosts; refresh nee
 });
 
 test("bad input is refused with a clear error and changes nothing", async ({ request }) => {
-  const notJson = await request.post("/api/builds/refresh", { headers: { ...bearer("deployer"), "content-type": "application/json" }, data: "{nope" });
+  const notJson = await request.post("/api/builds/refresh", { headers: { ...bearer("deployer"), "content-type": "application/json" }, data: Buffer.from("{nope") });
   expect(notJson.status()).toBe(400);
   expect((await notJson.json()).error.message).toBe("The request body must be JSON.");
   const unknownKey = await request.post("/api/builds/refresh", { headers: bearer("deployer"), data: { force: true, "$(touch /tmp/x)": 1 } });

@@ -47,15 +47,24 @@ test("the shell fits a phone screen and switches to the dark theme", async ({ pa
   await expect(page.locator("html")).toHaveClass(/dark/);
 });
 
-test("a viewer sees refresh controls disabled with the reason, and the server refuses anyway", async ({ page }) => {
+test("a viewer sees refresh controls disabled with the reason, and the server refuses anyway", async ({ page, baseURL }) => {
   await signIn(page, "viewer");
   await page.goto("/builds");
   const button = page.getByRole("button", { name: "Refresh builds" });
   await expect(button).toBeDisabled();
   await expect(button).toHaveAttribute("title", /viewer.*builds\.refresh/);
-  const res = await page.request.post("/api/builds/refresh", { data: {} });
+  const res = await page.request.post("/api/builds/refresh", { data: {}, headers: { origin: baseURL! } });
   expect(res.status()).toBe(403);
-  expect((await res.json()).error.code).toBe("FORBIDDEN");
+  expect((await res.json()).error.message).toBe("Your role (viewer) lacks the builds.refresh permission.");
+});
+
+test("a signed-in browser's change from another site is refused", async ({ page }) => {
+  await signIn(page, "admin");
+  const res = await page.request.post("/api/hosts/refresh", { data: {}, headers: { origin: "https://evil.example" } });
+  expect(res.status()).toBe(403);
+  expect((await res.json()).error.message).toMatch(/^Cross-origin request refused/);
+  const silent = await page.request.post("/api/hosts/refresh", { data: {} });
+  expect(silent.status()).toBe(403);
 });
 
 test("the API answers 401 without a session or token, and health is public", async ({ request }) => {
