@@ -14,7 +14,8 @@ interface HostsRefreshResult {
 
 function describeBuilds(r: BuildsRefreshResult): { text: string; error: boolean } {
   const o = r.outcome;
-  if (!o.ok) return { text: `Read failed (${o.errorKind ?? "error"}): ${o.error ?? ""} The last good list is kept.`, error: true };
+  // The repository status box shows the full error; here only what happened.
+  if (!o.ok) return { text: `Read failed (${o.errorKind ?? "error"}); the last verified list is kept.`, error: true };
   if (o.status === "unchanged") return { text: "Repository unchanged.", error: false };
   const parts = [o.added?.length ? `${o.added.length} new` : "", o.removed?.length ? `${o.removed.length} left the index` : ""].filter(Boolean);
   return { text: parts.length ? `Verified: ${parts.join(", ")}.` : "Verified; no change in builds.", error: false };

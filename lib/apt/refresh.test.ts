@@ -1,6 +1,6 @@
 // refreshBuilds against a real signed repository on 127.0.0.1 and a real migrated SQLite database.
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import type { Actor } from "../audit/log";
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from "vitest";
+import { SYSTEM_ACTOR, type Actor } from "../audit/log";
 import { repositorySchema, type RepositoryConfig } from "../config-schema";
 import { getDb } from "../db";
 import { useTestDatabase } from "../testing/db";
@@ -142,13 +142,21 @@ describe("refreshBuilds", () => {
     expect(outcome).toMatchObject({ ok: false, errorKind: "internal", error: "unexpected error while reading the repository: clock broke" });
   });
 
-  it("lets a concurrent call join the running refresh", async () => {
+  it("lets a concurrent call join the running refresh, with an event for a person who joined another's", async () => {
     fx.publish({ builds: [scap(V2), scap(V3)] });
     const auditsBefore = (await audits()).length;
-    const [a, b] = [refreshBuilds(config, ACTOR), refreshBuilds(config, { ...ACTOR, name: "bob" })];
-    expect(a).toBe(b);
-    expect(await a).toMatchObject({ ok: true, removed: [V1] });
-    expect((await audits()).length).toBe(auditsBefore + 1);
+    const a = refreshBuilds(config, ACTOR);
+    const again = refreshBuilds(config, ACTOR);
+    const b = refreshBuilds(config, { ...ACTOR, name: "bob" });
+    expect(again).toBe(a);
+    const [outcomeA, outcomeB] = await Promise.all([a, b]);
+    expect(outcomeB).toBe(outcomeA);
+    expect(outcomeA).toMatchObject({ ok: true, removed: [V1] });
+    const target = repositorySourceKey(config);
+    expect((await audits()).slice(auditsBefore)).toEqual([
+      { actor: "alice", target, payload: { ok: true, changed: true, added: [], removed: [V1] } },
+      { actor: "bob", target, payload: { ok: true, changed: true, added: [], removed: [V1], joined: true } },
+    ]);
     expect(fx.requests.filter((r) => r.includes("InRelease"))).toHaveLength(1);
   });
 
@@ -173,6 +181,80 @@ describe("refreshBuilds", () => {
     fx.mode = "up";
     await refreshBuilds(config, SYSTEM);
     expect((await audits()).slice(before + 2).map((a) => a.payload.ok)).toEqual([true]);
+  });
+
+  it("records a person whose refresh joined a scheduled read that saw nothing new", async () => {
+    const before = (await audits()).length;
+    const scheduled = refreshBuilds(config, SYSTEM_ACTOR);
+    const mine = refreshBuilds(config, ACTOR);
+    expect(await mine).toBe(await scheduled);
+    expect((await audits()).slice(before)).toEqual([
+      { actor: "alice", target: repositorySourceKey(config), payload: { ok: true, changed: false, added: [], removed: [], joined: true } },
+    ]);
+    expect(fx.requests).toEqual(["GET /dists/beta/InRelease 304"]);
+  });
+
+  it("records a failed read a person joined", async () => {
+    fx.mode = "reset";
+    const before = (await audits()).length;
+    const scheduled = refreshBuilds(config, SYSTEM_ACTOR);
+    const mine = refreshBuilds(config, ACTOR);
+    expect(await mine).toMatchObject({ ok: false, errorKind: "unreachable" });
+    await scheduled;
+    expect((await audits()).slice(before).map((a) => [a.actor, a.payload.errorKind, a.payload.joined])).toEqual([
+      ["system", "unreachable", undefined],
+      ["alice", "unreachable", true],
+    ]);
+    fx.mode = "up";
+    await refreshBuilds(config, SYSTEM_ACTOR);
+  });
+
+  it("makes a forced call wait out an unforced read, then read everything again", async () => {
+    const before = (await audits()).length;
+    const plain = refreshBuilds(config, SYSTEM_ACTOR);
+    const forced = refreshBuilds(config, ACTOR, { force: true });
+    expect(await plain).toMatchObject({ ok: true, status: "unchanged" });
+    expect(await forced).toMatchObject({ ok: true, status: "changed", added: [], removed: [] });
+    expect(fx.requests).toEqual(["GET /dists/beta/InRelease 304", "GET /dists/beta/InRelease 200", "GET /dists/beta/main/binary-amd64/Packages.xz 200"]);
+    // The forced read is the person's own, not a joined one.
+    expect((await audits()).slice(before)).toEqual([
+      { actor: "alice", target: repositorySourceKey(config), payload: { ok: true, changed: true, added: [], removed: [] } },
+    ]);
+
+    // An unforced call is satisfied by a forced read already running.
+    fx.requests.length = 0;
+    const forcedAgain = refreshBuilds(config, ACTOR, { force: true });
+    expect(refreshBuilds(config, SYSTEM_ACTOR)).toBe(forcedAgain);
+    await forcedAgain;
+    expect(fx.requests.filter((r) => r.includes("InRelease"))).toHaveLength(1);
+  });
+
+  it("records a version published again with other contents, even from a scheduled read", async () => {
+    const target = repositorySourceKey(config);
+    const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
+    try {
+      const before = (await audits()).length;
+      const rebuiltSha = "ab".repeat(32);
+      fx.publish({ builds: [{ ...scap(V2), sha256: rebuiltSha, size: 2000 }, scap(V3)] });
+      expect(await refreshBuilds(config, SYSTEM_ACTOR)).toMatchObject({ ok: true, status: "changed", added: [], removed: [], rebuilt: [V2] });
+      expect((await buildRows()).find((b) => b.version === V2)!.sha256).toBe(rebuiltSha);
+      expect(warn).toHaveBeenCalledWith(expect.stringContaining(`${V2} listed again with another SHA256 or size`));
+
+      // Another size alone counts too; unchanged builds are not named.
+      fx.publish({ builds: [{ ...scap(V2), sha256: rebuiltSha, size: 2000 }, { ...scap(V3), size: 1234 }] });
+      expect(await refreshBuilds(config, ACTOR)).toMatchObject({ ok: true, rebuilt: [V3] });
+
+      // Published again unchanged: nothing to record for the scheduler.
+      fx.publish({ builds: [{ ...scap(V2), sha256: rebuiltSha, size: 2000 }, { ...scap(V3), size: 1234 }] });
+      expect(await refreshBuilds(config, SYSTEM_ACTOR)).toMatchObject({ ok: true, rebuilt: [] });
+
+      expect((await audits()).slice(before)).toEqual([
+        { actor: "system", target, payload: { ok: true, changed: true, added: [], removed: [], rebuilt: [V2] } },
+        { actor: "alice", target, payload: { ok: true, changed: true, added: [], removed: [], rebuilt: [V3] } },
+      ]);
+    } finally {
+      warn.mockRestore();
+    }
   });
 });
 

@@ -1,5 +1,5 @@
 import "server-only";
-import { recordAudit, SYSTEM_ACTOR, type Actor } from "../audit/log";
+import { recordAudit, SYSTEM_ACTOR, type Actor, type AuditPayload } from "../audit/log";
 import type { RepositoryConfig } from "../config-schema";
 import { getDb, type Tx } from "../db";
 import { RepositoryError } from "./errors";
@@ -15,6 +15,8 @@ export type RefreshOutcome =
       added: string[];
       /** Versions that left the index; their rows are kept with inIndex false. */
       removed: string[];
+      /** Versions listed again with another SHA256 or size: the same version rebuilt and published again. */
+      rebuilt: string[];
       /** Builds in the index now. */
       buildCount: number;
       signerKey: string | null;
@@ -42,12 +44,20 @@ function storedFields(b: RepositoryBuild): string {
 
 const unique = (xs: string[]) => [...new Set(xs)];
 
-async function applyRead(tx: Tx, config: RepositoryConfig, read: RepositoryRead, at: Date): Promise<{ added: string[]; removed: string[]; buildCount: number }> {
+interface AppliedRead {
+  added: string[];
+  removed: string[];
+  rebuilt: string[];
+  buildCount: number;
+}
+
+async function applyRead(tx: Tx, config: RepositoryConfig, read: RepositoryRead, at: Date): Promise<AppliedRead> {
   const ours = { package: config.package, architecture: { in: [config.architecture, "all"] } };
   const added: string[] = [];
   const removed: string[] = [];
+  const rebuilt: string[] = [];
   if (read.status === "changed") {
-    const existing = await tx.build.findMany({ where: ours, select: { id: true, version: true, architecture: true, inIndex: true } });
+    const existing = await tx.build.findMany({ where: ours, select: { id: true, version: true, architecture: true, inIndex: true, sha256: true, size: true } });
     const byKey = new Map(existing.map((e) => [`${e.version} ${e.architecture}`, e]));
     const listed = new Set<string>();
     for (const b of read.builds) {
@@ -58,6 +68,8 @@ async function applyRead(tx: Tx, config: RepositoryConfig, read: RepositoryRead,
       if (prev) {
         await tx.build.update({ where: { id: prev.id }, data });
         if (!prev.inIndex) added.push(b.version);
+        // Hosts that installed the old file run different bytes under the same version string.
+        if (prev.sha256 !== b.sha256 || prev.size !== b.size) rebuilt.push(b.version);
       } else {
         await tx.build.create({ data: { ...data, package: b.package, version: b.version, architecture: b.architecture, firstSeenAt: at } });
         added.push(b.version);
@@ -73,7 +85,7 @@ async function applyRead(tx: Tx, config: RepositoryConfig, read: RepositoryRead,
     await tx.build.updateMany({ where: { ...ours, inIndex: true }, data: { lastSeenAt: at } });
   }
   const buildCount = await tx.build.count({ where: { ...ours, inIndex: true } });
-  return { added: unique(added), removed: unique(removed), buildCount };
+  return { added: unique(added), removed: unique(removed), rebuilt: unique(rebuilt), buildCount };
 }
 
 export interface RefreshOptions extends ReadOptions {
@@ -140,30 +152,66 @@ async function refreshOnce(config: RepositoryConfig, actor: Actor, options: Refr
     };
     await tx.repositoryState.upsert({ where: { source }, create: { source, ...success }, update: success });
     // A scheduled read that changed nothing and recovered from nothing is not worth an event.
-    const quiet = actor.source === "system" && applied.added.length === 0 && applied.removed.length === 0 && !state?.lastErrorKind;
-    if (!quiet) await recordAudit(tx, actor, "builds.refresh", source, { ok: true, changed: read.status === "changed", added: applied.added, removed: applied.removed });
-    return applied;
+    const quiet = actor.source === "system" && applied.added.length === 0 && applied.removed.length === 0 && applied.rebuilt.length === 0 && !state?.lastErrorKind;
+    const outcome: RefreshOutcome = { ok: true, status: read.status, ...applied, signerKey: read.signerKey, warnings: read.warnings, durationMs };
+    if (!quiet) await recordAudit(tx, actor, "builds.refresh", source, auditPayload(outcome));
+    return outcome;
   });
-  return { ok: true, status: read.status, ...result, signerKey: read.signerKey, warnings: read.warnings, durationMs };
+  if (result.ok && result.rebuilt.length > 0) {
+    console.warn(`builds: ${source}: ${result.rebuilt.join(", ")} listed again with another SHA256 or size (rebuilt under the same version)`);
+  }
+  return result;
 }
 
-const running = ((globalThis as unknown as { scapBuildRefresh?: Map<string, Promise<RefreshOutcome>> }).scapBuildRefresh ??= new Map());
+function auditPayload(outcome: RefreshOutcome): AuditPayload<"builds.refresh"> {
+  if (!outcome.ok) return { ok: false, errorKind: outcome.errorKind, error: outcome.error };
+  return {
+    ok: true,
+    changed: outcome.status === "changed",
+    added: outcome.added,
+    removed: outcome.removed,
+    ...(outcome.rebuilt.length > 0 ? { rebuilt: outcome.rebuilt } : {}),
+  };
+}
+
+interface RunningRefresh {
+  promise: Promise<RefreshOutcome>;
+  actor: Actor;
+  forced: boolean;
+}
+
+const running = ((globalThis as unknown as { scapBuildRefresh?: Map<string, RunningRefresh> }).scapBuildRefresh ??= new Map<string, RunningRefresh>());
+
+const sameActor = (a: Actor, b: Actor) => a.id === b.id && a.name === b.name && a.source === b.source;
 
 /**
  * Reads the repository and stores what it lists: Build rows upserted (never deleted), the
  * RepositoryState row and one `builds.refresh` audit event, all in one transaction. A failed read
  * changes no build; it records the error on RepositoryState and in the audit log.
  *
- * A call while a refresh of the same source runs waits for that one and returns its outcome.
+ * A call while a refresh of the same source runs waits for that one and returns its outcome; a
+ * person joining someone else's run gets an event of their own (joined: true), since the run's
+ * event names its starter and a scheduled run may write none. A forced call never settles for an
+ * unforced run: it waits for it, then reads everything again.
  * Repository problems are outcomes (ok: false); only database failures throw.
  */
 export function refreshBuilds(config: RepositoryConfig, actor: Actor, options: RefreshOptions = {}): Promise<RefreshOutcome> {
   const source = repositorySourceKey(config);
   const current = running.get(source);
-  if (current) return current;
-  const p = refreshOnce(config, actor, options).finally(() => running.delete(source));
-  running.set(source, p);
-  return p;
+  if (current) {
+    if (options.force && !current.forced) {
+      const again = () => refreshBuilds(config, actor, options);
+      return current.promise.then(again, again);
+    }
+    if (actor.source === "system" || sameActor(actor, current.actor)) return current.promise;
+    return current.promise.then(async (outcome) => {
+      await getDb().$transaction((tx) => recordAudit(tx, actor, "builds.refresh", source, { ...auditPayload(outcome), joined: true }));
+      return outcome;
+    });
+  }
+  const promise = refreshOnce(config, actor, options).finally(() => running.delete(source));
+  running.set(source, { promise, actor, forced: options.force === true });
+  return promise;
 }
 
 export interface RefreshTimer {

@@ -40,6 +40,23 @@ describe("classifyProbe", () => {
     expect(classifyProbe(result({ stdout: "iU  4.80.0-1" }))).toMatchObject({ status: "unknown", errorKind: "package-state" });
   });
 
+  it.each([
+    // A package dpkg knows but never installed (or purged) has no version: the line ends after the abbreviation.
+    ["un ", { status: "not-installed", version: null, errorKind: null }],
+    ["pn ", { status: "not-installed", version: null, errorKind: null }],
+    ["un  ", { status: "not-installed", version: null, errorKind: null }],
+    ["un \n", { status: "not-installed", version: null, errorKind: null }],
+    ["un", { status: "not-installed", version: null, errorKind: null }],
+    ["rc  1.0-1", { status: "not-installed", version: null, errorKind: null }],
+    ["iU  1.0-1", { status: "unknown", version: null, errorKind: "package-state" }],
+    ["iF  1.0-1\n", { status: "unknown", version: null, errorKind: "package-state" }],
+    ["ii  1.0-1", { status: "ok", version: "1.0-1", errorKind: null }],
+    ["ii  1.0-1\n", { status: "ok", version: "1.0-1", errorKind: null }],
+    ["ii  1.0-1\nii  2.0-1\n", { status: "unknown", version: null, errorKind: "bad-output" }],
+  ] as const)("reads the status abbreviation %j", (stdout, expected) => {
+    expect(classifyProbe(result({ stdout }))).toMatchObject(expected);
+  });
+
   it("maps SSH failures to unreachable or unknown with the transport's message", () => {
     const err = (kind: SshError["kind"], message: string) => new SshError({ kind, host: "beta01", message: `beta01: ${message}`, durationMs: 3, stderr: "partial" });
     expect(classifyProbe(err("refused", "connection refused at 127.0.0.1:22"))).toEqual({ status: "unreachable", version: null, errorKind: "refused", error: "connection refused at 127.0.0.1:22" });
@@ -150,16 +167,40 @@ describe("probing the sandbox cluster", () => {
   });
 
   it("runs in the background, joining a probe already running", async () => {
+    const before = await getDb().auditEvent.count({ where: { action: "hosts.refresh" } });
     const first = startProbe(config, SYSTEM_ACTOR);
-    const second = startProbe(config, ACTOR);
+    const second = startProbe(config, SYSTEM_ACTOR);
     expect(first.started).toBe(true);
     expect(second).toMatchObject({ started: false, run: { id: first.run.id, running: true } });
     expect(getProbeProgress()).toMatchObject({ id: first.run.id, running: true, total: 6 });
     const done = await probeFleet(config, ACTOR);
     expect(done).toMatchObject({ id: first.run.id, running: false, done: 6, total: 6, counts: { ok: 2, notInstalled: 1, unreachable: 3, unknown: 0 } });
     expect(done.finishedAt).toBeInstanceOf(Date);
-    const events = await getDb().auditEvent.findMany({ where: { action: "hosts.refresh" }, orderBy: { id: "desc" }, take: 1 });
-    expect(events[0]!.actorName).toBe("system");
+    // beta01 is reachable again (the last probe used another known_hosts): the run records its own
+    // event, and the person who joined it gets one of theirs with the same outcome.
+    const events = await getDb().auditEvent.findMany({ where: { action: "hosts.refresh", id: { gt: before } }, orderBy: { id: "asc" } });
+    expect(events.map((e) => [e.actorName, e.source])).toEqual([
+      ["system", "system"],
+      ["alice", "ui"],
+    ]);
+    expect(events[1]).toMatchObject({ ip: "127.0.0.1", target: null });
+    expect(JSON.parse(events[1]!.payload)).toEqual({ ...JSON.parse(events[0]!.payload), joined: true });
+  });
+
+  it("records a person's refresh that joined a scheduled probe which saw nothing new", async () => {
+    const audits = () => getDb().auditEvent.findMany({ where: { action: "hosts.refresh" }, orderBy: { id: "asc" } });
+    const before = (await audits()).length;
+    startProbe(config, SYSTEM_ACTOR);
+    const done = await probeFleet(config, ACTOR);
+    const events = (await audits()).slice(before);
+    expect(events.map((e) => e.actorName)).toEqual(["alice"]);
+    expect(JSON.parse(events[0]!.payload)).toMatchObject({ hosts: 6, ...done.counts, changed: [], joined: true });
+
+    // Joining one's own run adds nothing: the run's event already names the person.
+    startProbe(config, ACTOR);
+    await probeFleet(config, ACTOR);
+    const own = (await audits()).slice(before + 1);
+    expect(own.map((e) => [e.actorName, JSON.parse(e.payload).joined])).toEqual([["alice", undefined]]);
   });
 
   it("probes on a timer without overlapping", async () => {
@@ -169,11 +210,22 @@ describe("probing the sandbox cluster", () => {
     const before = await count();
     // The timer's first tick comes while this probe runs: it joins it rather than starting another.
     const running = startProbe(config, ACTOR);
-    const stop = startProbeTimer(() => config);
+    let replacedTicks = 0;
+    let ticks = 0;
+    const replaced = startProbeTimer(() => {
+      replacedTicks++;
+      return config;
+    });
+    // Starting again replaces the timer, as the builds timer does.
+    const stop = startProbeTimer(() => {
+      ticks++;
+      return config;
+    });
     try {
-      expect(startProbeTimer(() => config)).toBe(stop);
+      expect(stop).not.toBe(replaced);
       await probeFleet(config, ACTOR);
       await new Promise((r) => setTimeout(r, 300));
+      expect([replacedTicks, ticks]).toEqual([0, 1]);
       expect(getProbeProgress()).toMatchObject({ id: running.run.id, running: false });
       expect(await count()).toBe(before + n);
     } finally {

@@ -56,8 +56,11 @@ function clip(text: string, max = OUTPUT_IN_ERROR): string {
   return t.length <= max ? t : `…${t.slice(t.length - max)}`;
 }
 
-// `${db:Status-Abbrev} ${Version}` output, for a version command that reports dpkg's state too.
-const STATUS_ABBREV = /^([uihrp])([ncHUFWti])([ R]) ?(\S*)$/;
+// `${db:Status-Abbrev} ${Version}` output, for a version command that reports dpkg's state too. The
+// abbreviation ends in a space when there is no error flag, and a package that is not installed has
+// no version, so "un " is a whole answer: match before trimming, and tolerate a transport that
+// stripped the trailing blanks.
+const STATUS_ABBREV = /^([uihrp])([ncHUFWti])(?:([ R]) ?(\S*))?[ \t]*$/;
 
 /** Turns the outcome of the version command on one host into an observation. */
 export function classifyProbe(outcome: ExecResult | unknown, host?: string): ProbeClassification {
@@ -75,7 +78,7 @@ export function classifyProbe(outcome: ExecResult | unknown, host?: string): Pro
   const r = outcome;
   const out = r.stdout.trim();
   if (r.exitCode === 0) {
-    const abbrev = STATUS_ABBREV.exec(out);
+    const abbrev = STATUS_ABBREV.exec(r.stdout.replace(/(?:\r?\n)+$/, ""));
     if (abbrev) {
       const [, , state, , version] = abbrev;
       if (state === "n" || state === "c") return { status: "not-installed", version: null, errorKind: null, error: null };
@@ -210,29 +213,51 @@ export async function probeHosts(
 
 // --- background runs ----------------------------------------------------------------------------
 
+interface ProbeRun {
+  progress: ProbeProgress;
+  promise: Promise<void>;
+  actor: Actor;
+  /** People whose request joined this run; each gets an event of their own once it ends. */
+  joiners: Actor[];
+}
+
 const globalForProbe = globalThis as unknown as {
-  scapProbe?: { progress: ProbeProgress; promise: Promise<void> };
+  scapProbe?: ProbeRun;
   scapProbeTimer?: { stop: () => void };
 };
 
-/**
- * Starts a probe of every host in the background and returns at once; while one runs, a second
- * call joins it instead.
- */
-export function startProbe(config: AppConfig, actor: Actor): { started: boolean; run: ProbeProgress } {
+const sameActor = (a: Actor, b: Actor) => a.id === b.id && a.name === b.name && a.source === b.source;
+
+// The run's own event names whoever started it, and a scheduled run that saw nothing new writes
+// none: without these, a person's refresh that joined it would leave no trace.
+async function recordJoined(joiners: Actor[], result: ProbeRunResult): Promise<void> {
+  if (joiners.length === 0) return;
+  const payload = { hosts: result.hosts.length, ...result.counts, changed: result.changed, durationMs: result.durationMs, joined: true };
+  await getDb().$transaction(async (tx) => {
+    for (const actor of joiners) await recordAudit(tx, actor, "hosts.refresh", null, payload);
+  });
+}
+
+function joinOrStart(config: AppConfig, actor: Actor): { started: boolean; run: ProbeRun } {
   const current = globalForProbe.scapProbe;
-  if (current?.progress.running) return { started: false, run: { ...current.progress } };
+  if (current?.progress.running) {
+    if (actor.source !== "system" && !sameActor(actor, current.actor)) current.joiners.push(actor);
+    return { started: false, run: current };
+  }
   const progress: ProbeProgress = { id: randomUUID(), startedAt: new Date(), total: config.hosts.length, done: 0, running: true };
+  const joiners: Actor[] = [];
   const promise = probeHosts(config, actor, {
     onProgress: (done, total) => {
       progress.done = done;
       progress.total = total;
     },
   }).then(
-    (result) => {
+    async (result) => {
       progress.counts = result.counts;
       progress.running = false;
       progress.finishedAt = new Date();
+      // No one can join any more (running is false), so the list is complete.
+      await recordJoined(joiners, result).catch((e: unknown) => console.error("fleet: recording the requests that joined a probe failed", e));
     },
     (e: unknown) => {
       console.error("fleet: probe failed", e);
@@ -241,16 +266,26 @@ export function startProbe(config: AppConfig, actor: Actor): { started: boolean;
       progress.finishedAt = new Date();
     },
   );
-  globalForProbe.scapProbe = { progress, promise };
-  return { started: true, run: { ...progress } };
+  const run: ProbeRun = { progress, promise, actor, joiners };
+  globalForProbe.scapProbe = run;
+  return { started: true, run };
+}
+
+/**
+ * Starts a probe of every host in the background and returns at once; while one runs, a second
+ * call joins it instead (a person joining someone else's run gets a `hosts.refresh` event of their
+ * own, marked joined, when it ends).
+ */
+export function startProbe(config: AppConfig, actor: Actor): { started: boolean; run: ProbeProgress } {
+  const { started, run } = joinOrStart(config, actor);
+  return { started, run: { ...run.progress } };
 }
 
 /** Starts a probe (or joins the running one) and resolves when it has finished. */
 export async function probeFleet(config: AppConfig, actor: Actor): Promise<ProbeProgress> {
-  startProbe(config, actor);
-  const current = globalForProbe.scapProbe!;
-  await current.promise;
-  return { ...current.progress };
+  const { run } = joinOrStart(config, actor);
+  await run.promise;
+  return { ...run.progress };
 }
 
 /** The running probe, or the last one since the server started. */
@@ -261,10 +296,11 @@ export function getProbeProgress(): ProbeProgress | null {
 
 /**
  * Probes every `fleet.refreshSeconds` (read anew from the config each time), first right away.
- * Never overlaps a running probe, never keeps the process alive, logs its errors. Returns a stop function.
+ * Never overlaps a running probe, never keeps the process alive, logs its errors. Starting again
+ * replaces the previous timer. Returns a stop function.
  */
 export function startProbeTimer(getConfig: () => AppConfig | null): () => void {
-  if (globalForProbe.scapProbeTimer) return globalForProbe.scapProbeTimer.stop;
+  globalForProbe.scapProbeTimer?.stop();
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
   const schedule = (ms: number) => {

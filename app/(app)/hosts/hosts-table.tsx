@@ -117,10 +117,10 @@ export function HostsTable({ hosts, renderedAt }: { hosts: HostView[]; renderedA
                     <span className="text-slate-400">never</span>
                   )}
                 </td>
-                <td className="text-sm">
+                <td className="min-w-56 text-sm">
                   {h.drift ? (
                     <p className="font-medium text-amber-800 dark:text-amber-300" data-testid="host-drift">
-                      Drift: {h.drift.channel} runs <span className="mono">{h.drift.expected}</span>
+                      Drift: channel {h.drift.channel} is on <span className="mono">{h.drift.expected}</span>
                     </p>
                   ) : null}
                   {h.offMajority && !h.drift ? <p className="text-amber-800 dark:text-amber-300">Differs from most hosts</p> : null}
