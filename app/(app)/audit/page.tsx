@@ -99,15 +99,19 @@ export default async function AuditPage({ searchParams }: { searchParams: Promis
                   <td className="mono whitespace-nowrap">{e.action}</td>
                   <td className="mono">{e.target ?? "—"}</td>
                   <td className="max-w-xl">
-                    <details>
-                      <summary className="mono cursor-pointer truncate text-xs text-slate-500 dark:text-slate-400">{JSON.stringify(e.payload)}</summary>
-                      <pre className="mono mt-2 overflow-x-auto whitespace-pre-wrap break-all rounded bg-slate-50 p-2 text-xs dark:bg-slate-950">
-                        {JSON.stringify(e.payload, null, 2)}
-                      </pre>
-                      <p className="mt-1 text-xs text-slate-500">
-                        {e.ip ? `from ${e.ip}` : null} {e.userAgent ? `· ${e.userAgent}` : null}
-                      </p>
-                    </details>
+                    {JSON.stringify(e.payload) === "{}" && !e.ip ? (
+                      <span className="text-slate-400">—</span>
+                    ) : (
+                      <details>
+                        <summary className="mono cursor-pointer truncate text-xs text-slate-500 dark:text-slate-400">{JSON.stringify(e.payload)}</summary>
+                        <pre className="mono mt-2 overflow-x-auto whitespace-pre-wrap break-all rounded bg-slate-50 p-2 text-xs dark:bg-slate-950">
+                          {JSON.stringify(e.payload, null, 2)}
+                        </pre>
+                        <p className="mt-1 text-xs text-slate-500">
+                          {e.ip ? `from ${e.ip}` : null} {e.userAgent ? `· ${e.userAgent}` : null}
+                        </p>
+                      </details>
+                    )}
                   </td>
                 </tr>
               ))}
