@@ -5,7 +5,7 @@ import { describe, expect, it } from "vitest";
 import { parseDeb822 } from "./deb822";
 import { RepositoryError } from "./errors";
 import type { HttpResponse } from "./fetch";
-import { readPackagesIndex, toBuild } from "./packages";
+import { readPackagesIndex, resolveUnder, toBuild } from "./packages";
 import type { Compression, IndexFileEntry } from "./release";
 import { packagesIndex } from "./testing/packages-index";
 
@@ -152,10 +152,43 @@ describe("readPackagesIndex", () => {
 });
 
 describe("toBuild", () => {
+  const stanzaWith = (f: string) => parseDeb822(`Package: scap\nVersion: 1.0\nArchitecture: all\nFilename: ${f}\nSize: 1\nSHA256: ${"a".repeat(64)}\n`)[0]!;
+
   it("refuses absolute, parent and URL file names", () => {
     for (const f of ["/etc/passwd", "pool/../../x.deb", "http://evil/x.deb", "pool/a b.deb", ""]) {
-      const [p] = parseDeb822(`Package: scap\nVersion: 1.0\nArchitecture: all\nFilename: ${f}\nSize: 1\nSHA256: ${"a".repeat(64)}\n`);
-      expect(typeof toBuild(p!, SEL), f).toBe("string");
+      expect(typeof toBuild(stanzaWith(f), SEL), f).toBe("string");
     }
+  });
+
+  it("refuses file names the URL parser would take out of the repository", () => {
+    const escapes = [
+      "pool/%2e%2e/%2e%2e/x.deb",
+      "pool/%2E%2E/x.deb",
+      "pool/.%2e/x.deb",
+      "pool%2f..%2fx.deb",
+      "pool\\..\\..\\x.deb",
+      "pool/..\\x.deb",
+      "\\\\evil\\x.deb",
+      "a1+b:x.deb",
+      "pool/x.deb?../../y",
+      "pool/x.deb#frag",
+    ];
+    for (const f of escapes) expect(typeof toBuild(stanzaWith(f), SEL), f).toBe("string");
+    // What the URL parser makes of the first: the reason a textual ".." check is not enough.
+    expect(new URL("pool/%2e%2e/%2e%2e/x.deb", "http://h/repo/").href).toBe("http://h/x.deb");
+    for (const f of ["pool/main/s/scap/scap_4.80.0-1+0~20261120093000.1~1.gbpabc123_all.deb", "./scap_1.0_all.deb", "scap_1:1.0_all.deb"]) {
+      expect(toBuild(stanzaWith(f), SEL), f).toMatchObject({ filename: f });
+    }
+  });
+});
+
+describe("resolveUnder", () => {
+  it("resolves inside the folder and refuses anything that leaves it", () => {
+    expect(resolveUnder("http://h/repo/", "pool/x.deb")).toBe("http://h/repo/pool/x.deb");
+    expect(resolveUnder("http://h/repo/", "pool/%2e%2e/%2e%2e/x.deb")).toBeNull();
+    expect(resolveUnder("http://h/repo/", "pool/..\\..\\x.deb")).toBeNull();
+    expect(resolveUnder("http://h/repo/", "//evil/x.deb")).toBeNull();
+    expect(resolveUnder("http://h/repo/", "http://h/other/x.deb")).toBeNull();
+    expect(resolveUnder("http://h/repo/", "x.deb?a")).toBeNull();
   });
 });

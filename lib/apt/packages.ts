@@ -60,17 +60,25 @@ function short(hash: string): string {
   return `${hash.slice(0, 16)}…`;
 }
 
+/** The size and SHA256 a signed list gives for a file. */
+export interface ExpectedFile {
+  size: number;
+  /** Lower-case hex. */
+  sha256: string;
+}
+
 /**
  * Hashes and counts bytes as they arrive. Exceeding the signed size fails at once, so a server
- * cannot make us read more than the Release promised.
+ * cannot make us read more than the signed list promised. `listedBy` names that list in messages.
  */
-class Verifier {
+export class Verifier {
   private readonly hash = createHash("sha256");
   private received = 0;
 
   constructor(
-    private readonly expected: IndexFileEntry,
+    private readonly expected: ExpectedFile,
     private readonly url: string,
+    private readonly listedBy = "the signed Release",
     private readonly what = "",
   ) {}
 
@@ -79,7 +87,7 @@ class Verifier {
     if (this.received > this.expected.size) {
       throw new RepositoryError(
         "hash-mismatch",
-        `${this.url}${this.what}: more than the ${this.expected.size} bytes the signed Release lists (Hash Sum mismatch)`,
+        `${this.url}${this.what}: more than the ${this.expected.size} bytes ${this.listedBy} lists (Hash Sum mismatch)`,
         this.url,
       );
     }
@@ -90,7 +98,7 @@ class Verifier {
     if (this.received !== this.expected.size) {
       throw new RepositoryError(
         "hash-mismatch",
-        `${this.url}${this.what}: got ${this.received} bytes, the signed Release lists ${this.expected.size} (truncated or replaced file)`,
+        `${this.url}${this.what}: got ${this.received} bytes, ${this.listedBy} lists ${this.expected.size} (truncated or replaced file)`,
         this.url,
       );
     }
@@ -98,11 +106,31 @@ class Verifier {
     if (got !== this.expected.sha256) {
       throw new RepositoryError(
         "hash-mismatch",
-        `${this.url}${this.what}: SHA256 is ${short(got)}, the signed Release lists ${short(this.expected.sha256)} (Hash Sum mismatch)`,
+        `${this.url}${this.what}: SHA256 is ${short(got)}, ${this.listedBy} lists ${short(this.expected.sha256)} (Hash Sum mismatch)`,
         this.url,
       );
     }
   }
+}
+
+/** Refuses a response whose Content-Length already differs from the signed size, before reading it. */
+export async function checkAnnouncedLength(res: HttpResponse, expected: ExpectedFile, listedBy = "the signed Release"): Promise<void> {
+  if (res.contentLength !== null && res.contentLength !== expected.size) {
+    await res.discard();
+    throw new RepositoryError(
+      "hash-mismatch",
+      `${res.url}: the server announces ${res.contentLength} bytes, ${listedBy} lists ${expected.size} (truncated or replaced file)`,
+      res.url,
+    );
+  }
+}
+
+/** Reads a whole response, checking it against its signed size and SHA256, without keeping it. */
+export async function verifyDownload(res: HttpResponse, expected: ExpectedFile, listedBy?: string): Promise<void> {
+  await checkAnnouncedLength(res, expected, listedBy);
+  const verifier = new Verifier(expected, res.url, listedBy);
+  for await (const chunk of res.chunks()) verifier.update(chunk);
+  verifier.finish();
 }
 
 /** Counts decompressed bytes against the download cap, so a small file cannot expand without bound. */
@@ -181,6 +209,33 @@ function decompress(compression: Exclude<Compression, "none">, data: Uint8Array)
 
 const SHA256 = /^[0-9a-f]{64}$/;
 
+/**
+ * `relative` resolved against `base` (a folder URL ending in "/"), or null when the result leaves
+ * that folder or carries a query or fragment. The URL parser decodes "%2e%2e" as "..", so a check of
+ * the text alone is not enough.
+ */
+export function resolveUnder(base: string, relative: string): string | null {
+  const root = new URL(base);
+  let url: URL;
+  try {
+    url = new URL(relative, root);
+  } catch {
+    return null;
+  }
+  if (url.origin !== root.origin || !url.pathname.startsWith(root.pathname) || url.search || url.hash) return null;
+  return url.href;
+}
+
+// Any folder will do: a relative path that stays under one stays under every other.
+const PROBE_BASE = "http://repository.invalid/base/";
+
+// Percent signs and backslashes are refused outright: the URL parser turns them into ".." and "/",
+// and no package name, version or architecture (what a pool file name is made of) contains them.
+function isPlainRelativePath(filename: string): boolean {
+  if (!filename || filename.startsWith("/") || filename.split("/").includes("..") || /[\s\\%?#]|^[a-z][a-z0-9+.-]*:/i.test(filename)) return false;
+  return resolveUnder(PROBE_BASE, filename) !== null;
+}
+
 /** A stanza as a build, or the reason it cannot be one. */
 export function toBuild(p: Deb822Paragraph, sel: PackagesSelection): RepositoryBuild | string {
   const version = p.get("Version") ?? "";
@@ -189,7 +244,7 @@ export function toBuild(p: Deb822Paragraph, sel: PackagesSelection): RepositoryB
   const architecture = p.get("Architecture") ?? "";
   if (architecture !== sel.architecture && architecture !== "all") return `${where}: Architecture ${architecture || "missing"}`;
   const filename = p.get("Filename") ?? "";
-  if (!filename || filename.startsWith("/") || filename.split("/").includes("..") || /[\s\\]|^[a-z]+:/i.test(filename)) {
+  if (!isPlainRelativePath(filename)) {
     return `${where}: Filename ${JSON.stringify(filename)} is missing or not a plain relative path`;
   }
   const sha256 = (p.get("SHA256") ?? "").toLowerCase();
@@ -214,14 +269,7 @@ export async function readPackagesIndex(
 ): Promise<PackagesResult> {
   const { entry, compression } = candidate;
   const url = res.url;
-  if (res.contentLength !== null && res.contentLength !== entry.size) {
-    await res.discard();
-    throw new RepositoryError(
-      "hash-mismatch",
-      `${url}: the server announces ${res.contentLength} bytes, the signed Release lists ${entry.size} (truncated or replaced file)`,
-      url,
-    );
-  }
+  await checkAnnouncedLength(res, entry);
 
   const found: Deb822Paragraph[] = [];
   const parser = new Deb822Parser({ onParagraph: (p) => found.push(p), select: { field: "Package", values: [sel.package] } });
@@ -259,7 +307,7 @@ export async function readPackagesIndex(
       offset += chunk.length;
     }
     verifier.finish();
-    const inner = uncompressed ? new Verifier(uncompressed, url, " (decompressed)") : null;
+    const inner = uncompressed ? new Verifier(uncompressed, url, undefined, " (decompressed)") : null;
     const cap = capped(maxBytes, url);
     try {
       for await (const chunk of decompress(compression, data)) {

@@ -1,10 +1,12 @@
 // readRepository against a real gpg-signed repository (apt-ftparchive + gpg) on 127.0.0.1: layouts,
 // signatures, freshness, conditional requests and network faults.
-import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { repositorySchema, type RepositoryConfig } from "../config-schema";
+import { createHash } from "node:crypto";
+import { checkBuildDownload } from "./deb";
 import { RepositoryError } from "./errors";
 import { buildUrl, readRepository, releaseBaseUrl, type PreviousRead, type RepositoryRead } from "./repository";
 import { createSignedRepo, readRelease, type RepoFixture } from "./testing/signed-repo";
@@ -147,6 +149,8 @@ describe("readRepository", () => {
     expect(releaseBaseUrl({ url: "http://h/repo/", suite: "./", flat: true })).toBe("http://h/repo/");
     expect(buildUrl({ url: "http://h/repo", suite: "sub/", flat: true }, "scap_1_all.deb")).toBe("http://h/repo/sub/scap_1_all.deb");
     expect(buildUrl({ url: "http://h/repo", suite: "beta", flat: false }, "pool/main/s/scap/scap_1_all.deb")).toBe("http://h/repo/pool/main/s/scap/scap_1_all.deb");
+    expect(() => buildUrl({ url: "http://h/repo", suite: "beta", flat: false }, "pool/%2e%2e/%2e%2e/x.deb")).toThrow(/points outside the repository/);
+    expect(() => buildUrl({ url: "http://h/repo", suite: "sub/", flat: true }, "%2e%2e/x.deb")).toThrow(/points outside the repository at http:\/\/h\/repo\/sub\//);
   });
 
   it("picks .gz, then plain, among the variants the Release lists, and falls back when one is missing", async () => {
@@ -242,5 +246,39 @@ describe("readRepository", () => {
     // An InRelease whose signed text lists other hashes than a stray Release file next to it.
     writeFileSync(path.join(fx.root, fx.releaseDir, "Release"), release.replace(/SHA256:[\s\S]*/, "SHA256:\n"));
     expect((await readRepository(config())).builds).toHaveLength(2);
+  });
+});
+
+describe("checkBuildDownload", () => {
+  it("checks a .deb against the size and SHA256 the index lists, as apt will", async () => {
+    const filename = "pool/main/s/scap/scap_1.0-1_all.deb";
+    const file = path.join(fx.root, filename);
+    mkdirSync(path.dirname(file), { recursive: true });
+    const bytes = Buffer.from("!<arch>\ndebian-binary   0           0     0     100644  4         `\n2.0\n");
+    writeFileSync(file, bytes);
+    const build = { filename, size: bytes.length, sha256: createHash("sha256").update(bytes).digest("hex") };
+
+    expect(await checkBuildDownload(config(), build)).toMatchObject({ url: `${fx.url}${filename}` });
+
+    writeFileSync(file, Buffer.from(bytes.toString().replace("2.0", "3.0")));
+    await expect(checkBuildDownload(config(), build)).rejects.toMatchObject({
+      kind: "hash-mismatch",
+      message: expect.stringMatching(/scap_1\.0-1_all\.deb: SHA256 is [0-9a-f]{16}…, the verified index lists [0-9a-f]{16}… \(Hash Sum mismatch\)/),
+    });
+    writeFileSync(file, Buffer.concat([bytes, Buffer.from("x")]));
+    await expect(checkBuildDownload(config(), build)).rejects.toMatchObject({
+      kind: "hash-mismatch",
+      message: expect.stringContaining(`the server announces ${bytes.length + 1} bytes, the verified index lists ${bytes.length}`),
+    });
+    rmSync(file);
+    await expect(checkBuildDownload(config(), build)).rejects.toMatchObject({ kind: "not-found" });
+    await expect(checkBuildDownload(config({ maxDownloadBytes: 10 }), build)).rejects.toMatchObject({ kind: "too-large" });
+    // Refused before any request: it would leave the repository's folder.
+    fx.requests.length = 0;
+    await expect(checkBuildDownload(config({ url: `${fx.url}debian/` }), { ...build, filename: "pool/%2e%2e/%2e%2e/x.deb" })).rejects.toMatchObject({
+      kind: "parse-error",
+      message: expect.stringContaining("points outside the repository"),
+    });
+    expect(fx.requests).toEqual([]);
   });
 });

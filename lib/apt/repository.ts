@@ -2,7 +2,7 @@ import "server-only";
 import type { RepositoryConfig } from "../config-schema";
 import { RepositoryError } from "./errors";
 import { RepositoryHttp, type HttpResponse } from "./fetch";
-import { readPackagesIndex, type RepositoryBuild } from "./packages";
+import { readPackagesIndex, resolveUnder, type RepositoryBuild } from "./packages";
 import { checkRelease, parseRelease, selectPackagesIndex, type IndexCandidate } from "./release";
 import { clearsignedText, loadKeyring, MAX_CLOCK_SKEW_MS, verifyClearsigned, verifyDetached, type Keyring } from "./signature";
 
@@ -59,7 +59,10 @@ export function releaseBaseUrl(config: Pick<RepositoryConfig, "url" | "suite" | 
 /** Where the .deb of a build is served; Filename is relative to the repository URL (flat: its folder). */
 export function buildUrl(config: Pick<RepositoryConfig, "url" | "suite" | "flat">, filename: string): string {
   const root = config.url.endsWith("/") ? config.url : `${config.url}/`;
-  return new URL(filename, config.flat ? releaseBaseUrl(config) : root).href;
+  const base = config.flat ? releaseBaseUrl(config) : root;
+  const url = resolveUnder(base, filename);
+  if (url === null) throw new RepositoryError("parse-error", `Filename ${JSON.stringify(filename)} points outside the repository at ${base}`, base);
+  return url;
 }
 
 // InRelease and Release are not in any signed list; this bounds what a hostile server can send.
