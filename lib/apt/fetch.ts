@@ -1,5 +1,6 @@
 import "server-only";
 import { RepositoryError } from "./errors";
+import { readChunks } from "./stream";
 
 /** One GET's answer. The body is read through chunks(), which enforces the read's time limits. */
 export interface HttpResponse {
@@ -80,28 +81,7 @@ export class RepositoryHttp {
       lastModified,
       contentLength,
       async *chunks() {
-        if (!body) return;
-        const reader = body.getReader();
-        let done = false;
-        try {
-          for (;;) {
-            let r: ReadableStreamReadResult<Uint8Array>;
-            try {
-              r = await reader.read();
-            } catch (e) {
-              done = true;
-              throw failure(e);
-            }
-            if (r.done) {
-              done = true;
-              return;
-            }
-            yield r.value;
-          }
-        } finally {
-          if (!done) await reader.cancel().catch(() => {});
-          reader.releaseLock();
-        }
+        if (body) yield* readChunks(body, failure);
       },
       discard: async () => {
         await body?.cancel().catch(() => {});

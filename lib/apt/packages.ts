@@ -7,6 +7,7 @@ import { Deb822Error, Deb822Parser, type Deb822Paragraph } from "./deb822";
 import { RepositoryError } from "./errors";
 import type { HttpResponse } from "./fetch";
 import type { Compression, IndexFileEntry } from "./release";
+import { readChunks } from "./stream";
 import { isValidVersion } from "./version";
 
 /** One .deb of the configured package as the verified index lists it. */
@@ -177,27 +178,10 @@ async function* unxz(data: Uint8Array): AsyncGenerator<Uint8Array> {
         else c.enqueue(n.value);
       },
     });
-    const reader = new XzReadableStream(source).getReader();
-    let done = false;
-    try {
-      for (;;) {
-        let r: ReadableStreamReadResult<Uint8Array>;
-        try {
-          r = await reader.read();
-        } catch (e) {
-          done = true;
-          const code = /error code (\d+)/.exec((e as Error).message)?.[1];
-          throw new Error(code && XZ_ERRORS[code] ? XZ_ERRORS[code] : (e as Error).message);
-        }
-        if (r.done) {
-          done = true;
-          return;
-        }
-        if (r.value.length) yield r.value;
-      }
-    } finally {
-      if (!done) await reader.cancel().catch(() => {});
-    }
+    yield* readChunks(new XzReadableStream(source), (e) => {
+      const code = /error code (\d+)/.exec((e as Error).message)?.[1];
+      return new Error(code && XZ_ERRORS[code] ? XZ_ERRORS[code] : (e as Error).message);
+    });
   } finally {
     release();
   }

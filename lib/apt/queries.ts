@@ -2,18 +2,12 @@ import "server-only";
 import type { RepositoryConfig } from "../config-schema";
 import { getDb, type Db, type Tx } from "../db";
 import { repositorySourceKey } from "./source";
+import type { RepositoryBuild } from "./packages";
 import { compareVersions, parseBetaVersion, parseVersion, type BetaVersion } from "./version";
 
-export interface BuildRow {
+/** A build as stored: what the index listed, plus when it was seen and the beta stamp of its version. */
+export interface BuildRow extends RepositoryBuild {
   id: number;
-  package: string;
-  version: string;
-  architecture: string;
-  filename: string;
-  sha256: string;
-  size: number;
-  /** Control fields of the stanza (Maintainer, Description, Depends, ...). */
-  fields: Record<string, string>;
   firstSeenAt: Date;
   lastSeenAt: Date;
   inIndex: boolean;
