@@ -5,22 +5,12 @@ import { getRepositoryStatus, listBuilds } from "./apt/queries";
 import type { AppConfig } from "./config";
 import { listChannels } from "./deploy/channels";
 import { getProbeProgress } from "./fleet/probe";
-import { listHosts, versionDistribution } from "./fleet/queries";
-import type { BuildView, ChannelView, DistributionEntry, HostView, ProbeView, RepositoryView } from "./views";
+import { listHosts } from "./fleet/queries";
+import type { BuildView, ChannelView, HostView, ProbeView, RepositoryView } from "./views";
 
+/** Channels as clients see them (without row ids). */
 export async function channelsView(): Promise<ChannelView[]> {
-  return (await listChannels()).map((c) => ({
-    name: c.name,
-    hosts: c.hosts,
-    requires: c.requires ?? null,
-    batchSize: c.batchSize,
-    maxFailures: c.maxFailures,
-    currentVersion: c.currentVersion,
-    currentSource: c.currentSource,
-    previousVersion: c.previousVersion,
-    drift: c.drift,
-    unverified: c.unverified,
-  }));
+  return (await listChannels()).map(({ id: _id, currentSince: _since, ...view }) => view);
 }
 
 export async function repositoryView(config: AppConfig | null): Promise<RepositoryView> {
@@ -70,23 +60,7 @@ export async function buildsView(config: AppConfig | null, channels?: ChannelVie
 }
 
 export async function hostsView(): Promise<HostView[]> {
-  return (await listHosts()).map((h) => ({
-    name: h.name,
-    address: h.address,
-    port: h.port,
-    channels: h.channels,
-    version: h.version,
-    status: h.status,
-    errorKind: h.errorKind,
-    error: h.error,
-    observedAt: h.observedAt?.toISOString() ?? null,
-    drift: h.drift,
-    offMajority: h.offMajority,
-  }));
-}
-
-export async function distributionView(): Promise<DistributionEntry[]> {
-  return versionDistribution();
+  return (await listHosts()).map((h) => ({ ...h, observedAt: h.observedAt?.toISOString() ?? null }));
 }
 
 export function probeView(): ProbeView | null {

@@ -2,7 +2,8 @@ import type { Metadata } from "next";
 import Link from "next/link";
 import { requirePageUser } from "@/lib/auth/guard";
 import { getConfigState } from "@/lib/config";
-import { buildsView, channelsView, distributionView, newestNotOn, repositoryView } from "@/lib/dashboard";
+import { buildsView, channelsView, newestNotOn, repositoryView } from "@/lib/dashboard";
+import { versionDistribution } from "@/lib/fleet/queries";
 import { NotConfigured } from "../_components/not-configured";
 import { RepositoryStatus } from "../_components/repository-status";
 import { Badge, PageHeader } from "../_components/ui";
@@ -24,7 +25,7 @@ export default async function OverviewPage() {
     );
   }
   const channels = await channelsView();
-  const [builds, repo, distribution] = await Promise.all([buildsView(config, channels), repositoryView(config), distributionView()]);
+  const [builds, repo, distribution] = await Promise.all([buildsView(config, channels), repositoryView(config), versionDistribution()]);
   const now = new Date();
   return (
     <>

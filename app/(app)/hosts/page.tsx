@@ -2,7 +2,8 @@ import type { Metadata } from "next";
 import { requirePageUser } from "@/lib/auth/guard";
 import { deniedReason } from "@/lib/auth/permissions";
 import { getConfigState } from "@/lib/config";
-import { distributionView, hostsView, probeView } from "@/lib/dashboard";
+import { hostsView, probeView } from "@/lib/dashboard";
+import { versionDistribution } from "@/lib/fleet/queries";
 import { NotConfigured } from "../../_components/not-configured";
 import { RefreshButton } from "../../_components/refresh-button";
 import { EmptyState, PageHeader } from "../../_components/ui";
@@ -32,7 +33,7 @@ export default async function HostsPage() {
       </>
     );
   }
-  const [hosts, distribution] = await Promise.all([hostsView(), distributionView()]);
+  const [hosts, distribution] = await Promise.all([hostsView(), versionDistribution()]);
   const drifting = hosts.filter((h) => h.drift).length;
   return (
     <>
