@@ -1,5 +1,5 @@
 import { expect, test } from "@playwright/test";
-import { installedVersion, load, setInstalled } from "./sandbox";
+import { hangHost, installedVersion, load, setInstalled, startHost } from "./sandbox";
 import { signIn } from "./fixtures/auth";
 import { SANDBOX_DIR } from "./fixtures/env";
 
@@ -24,4 +24,31 @@ test("the hosts page shows every sandbox host and a refresh picks up a change ma
   await expect(row.getByTestId("host-version")).toHaveText(newest);
   await expect(row.getByTestId("host-drift")).toBeVisible();
   await expect(page.getByTestId("version-bar").filter({ hasText: newest })).toContainText("1 host");
+});
+
+test("a probe stuck on a hanging host never blocks the pages, and the host ends unreachable at the connect timeout", async ({ page, context }) => {
+  const sandbox = await load(SANDBOX_DIR);
+  const stuck = sandbox.hosts[1]!.name;
+  await hangHost(sandbox, stuck);
+  try {
+    await signIn(page, "deployer");
+    await page.goto("/hosts");
+    await page.getByRole("button", { name: "Refresh hosts" }).click();
+    await expect(page.getByRole("button", { name: /^Probing… \d+\/\d+$/ })).toBeVisible();
+
+    const other = await context.newPage();
+    const t0 = Date.now();
+    await other.goto("/hosts");
+    await expect(other.getByTestId("host-row")).toHaveCount(sandbox.hosts.length);
+    expect(Date.now() - t0).toBeLessThan(2500);
+    await other.goto("/");
+    await expect(other.getByRole("heading", { level: 1, name: "Overview" })).toBeVisible();
+    await other.close();
+
+    const row = page.locator(`[data-testid=host-row][data-host="${stuck}"]`);
+    await expect(row.getByTestId("host-status")).toHaveText("unreachable", { timeout: 20_000 });
+    await expect(row).toContainText("no SSH handshake within 5s");
+  } finally {
+    await startHost(sandbox, stuck);
+  }
 });

@@ -1,4 +1,6 @@
 // Errors the app expects, each with a code that maps to one HTTP status.
+import { addBrand, hasBrand } from "./brand";
+
 export const ERROR_STATUS = {
   BAD_REQUEST: 400,
   UNAUTHORIZED: 401,
@@ -19,6 +21,11 @@ export class AppError extends Error {
   ) {
     super(message);
     this.name = "AppError";
+    addBrand(this, "AppError");
+  }
+
+  static [Symbol.hasInstance](value: unknown): boolean {
+    return hasBrand(value, "AppError");
   }
 
   get status(): number {

@@ -1,4 +1,5 @@
 // Why a repository read failed, in words a release engineer can act on.
+import { addBrand, hasBrand } from "../brand";
 import { AppError } from "../errors";
 
 export const REPOSITORY_ERROR_KINDS = [
@@ -27,6 +28,11 @@ export class RepositoryError extends AppError {
   ) {
     super("UNAVAILABLE", message, { kind, ...(file ? { file } : {}) });
     this.name = "RepositoryError";
+    addBrand(this, "RepositoryError");
+  }
+
+  static [Symbol.hasInstance](value: unknown): boolean {
+    return hasBrand(value, "RepositoryError");
   }
 }
 

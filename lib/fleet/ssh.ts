@@ -5,6 +5,7 @@ import type { Duplex, Readable } from "node:stream";
 import { StringDecoder } from "node:string_decoder";
 import { NodeSSH } from "node-ssh";
 import pLimit from "p-limit";
+import { addBrand, hasBrand } from "../brand";
 import type { HostConfig, SshConfig } from "../config-schema";
 import { entriesForHost, keyBlobType, keyFingerprint, knownHostName, parseKnownHosts, verifyHostKey, type HostKeyVerdict, type KnownHostEntry } from "./known-hosts";
 
@@ -86,6 +87,11 @@ export class SshError extends Error {
     this.stdoutTail = tail(init.stdout ?? "", ERROR_TAIL_CHARS);
     this.stderrTail = tail(init.stderr ?? "", ERROR_TAIL_CHARS);
     this.durationMs = init.durationMs;
+    addBrand(this, "SshError");
+  }
+
+  static [Symbol.hasInstance](value: unknown): boolean {
+    return hasBrand(value, "SshError");
   }
 }
 
