@@ -3,6 +3,7 @@ import { readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { parse as parseYaml, YAMLParseError } from "yaml";
 import type { z } from "zod";
+import { addBrand, hasBrand } from "./brand";
 import { configSchema, type AppConfig } from "./config-schema";
 
 export * from "./config-schema";
@@ -15,6 +16,12 @@ export class ConfigError extends Error {
   ) {
     super(`Invalid configuration in ${file}:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
     this.name = "ConfigError";
+    addBrand(this, "ConfigError");
+  }
+
+  // The cached config state (and its error) is shared on globalThis by every module graph.
+  static [Symbol.hasInstance](value: unknown): boolean {
+    return hasBrand(value, "ConfigError");
   }
 }
 
