@@ -8,6 +8,20 @@ import { Badge, EmptyState, PageHeader, Time } from "../../_components/ui";
 export const metadata: Metadata = { title: "Audit" };
 export const dynamic = "force-dynamic";
 
+function FacetSelect({ name, label, value, options }: { name: string; label: string; value: string | undefined; options: string[] }) {
+  return (
+    <label className="text-sm">
+      <span className="mb-1 block text-xs font-medium text-slate-500">{label}</span>
+      <select name={name} defaultValue={value ?? ""} className="input">
+        <option value="">All {label.toLowerCase()}s</option>
+        {options.map((o) => (
+          <option key={o}>{o}</option>
+        ))}
+      </select>
+    </label>
+  );
+}
+
 function qs(params: Record<string, string | number | undefined>) {
   const s = new URLSearchParams();
   for (const [k, v] of Object.entries(params)) if (v !== undefined && v !== "") s.set(k, String(v));
@@ -46,24 +60,8 @@ export default async function AuditPage({ searchParams }: { searchParams: Promis
         }
       />
       <form className="mb-4 flex flex-wrap items-end gap-2" method="get">
-        <label className="text-sm">
-          <span className="mb-1 block text-xs font-medium text-slate-500">Actor</span>
-          <select name="actor" defaultValue={q.actor ?? ""} className="input">
-            <option value="">All actors</option>
-            {facets.actors.map((a) => (
-              <option key={a}>{a}</option>
-            ))}
-          </select>
-        </label>
-        <label className="text-sm">
-          <span className="mb-1 block text-xs font-medium text-slate-500">Action</span>
-          <select name="action" defaultValue={q.action ?? ""} className="input">
-            <option value="">All actions</option>
-            {facets.actions.map((a) => (
-              <option key={a}>{a}</option>
-            ))}
-          </select>
-        </label>
+        <FacetSelect name="actor" label="Actor" value={q.actor} options={facets.actors} />
+        <FacetSelect name="action" label="Action" value={q.action} options={facets.actions} />
         <button className="btn-secondary" type="submit">
           Filter
         </button>
