@@ -44,7 +44,7 @@ export function BuildsTable({ builds, channels, promoteDisabledReason }: { build
           <tbody>
             {shown.map((b) => (
               <tr key={`${b.version}/${b.architecture}`} data-testid="build-row" data-version={b.version} className={b.inIndex ? "" : "opacity-70"}>
-                <td className="mono break-all">{b.version}</td>
+                <td className="mono min-w-44 break-all">{b.version}</td>
                 <td className="whitespace-nowrap text-slate-600 dark:text-slate-300">{b.buildTime ? formatUtc(b.buildTime, { minutes: true }) : "—"}</td>
                 <td className="mono">{b.gitCommit ?? "—"}</td>
                 <td className="whitespace-nowrap tabular-nums">{formatBytes(b.size)}</td>

@@ -102,7 +102,7 @@ export function HostsTable({ hosts, renderedAt }: { hosts: HostView[]; renderedA
                     ))}
                   </div>
                 </td>
-                <td className="mono break-all" data-testid="host-version">
+                <td className="mono min-w-44 break-all" data-testid="host-version">
                   {h.version ?? "—"}
                 </td>
                 <td className={`whitespace-nowrap font-medium ${STATUS_STYLE[h.status]}`} data-testid="host-status">
