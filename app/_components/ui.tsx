@@ -1,4 +1,5 @@
 // Small presentational pieces shared by the pages (server-safe: no hooks).
+import Link from "next/link";
 import type { ReactNode } from "react";
 
 export function PageHeader({ title, description, actions }: { title: string; description?: ReactNode; actions?: ReactNode }) {
@@ -40,6 +41,18 @@ export function Notice({ tone = "amber", title, children }: { tone?: "amber" | "
     <div role={tone === "red" ? "alert" : "status"} className={`mb-5 rounded-lg border px-4 py-3 text-sm ${styles}`}>
       <p className="font-semibold">{title}</p>
       {children ? <div className="mt-1 space-y-1">{children}</div> : null}
+    </div>
+  );
+}
+
+/** The link to the next (older) page of a cursor-paged list; nothing when there is none. */
+export function OlderPageLink({ href, children }: { href: string | null; children: ReactNode }) {
+  if (!href) return null;
+  return (
+    <div className="mt-4">
+      <Link className="btn-secondary" href={href}>
+        {children}
+      </Link>
     </div>
   );
 }

@@ -31,14 +31,18 @@ export async function listBuilds(pkg?: string, db: Db | Tx = getDb()): Promise<B
   const rows = await db.build.findMany({ where: pkg ? { package: pkg } : {} });
   const parsed = rows.map((r) => ({ r, v: parseVersion(r.version) }));
   parsed.sort((a, b) => compareVersions(b.v, a.v) || a.r.package.localeCompare(b.r.package) || a.r.architecture.localeCompare(b.r.architecture));
-  return parsed.map(({ r }) => ({ ...r, fields: parseFields(r.fields), beta: parseBetaVersion(r.version) }));
+  return parsed.map(({ r }) => toBuildRow(r));
 }
 
 /** A build of the configured package by exact version, or null; for checking a version before it goes anywhere. */
 export async function findBuild(config: Pick<RepositoryConfig, "package" | "architecture">, version: string, db: Db | Tx = getDb()): Promise<BuildRow | null> {
   const rows = await db.build.findMany({ where: { package: config.package, version, architecture: { in: [config.architecture, "all"] } } });
   const r = rows.find((x) => x.architecture === config.architecture) ?? rows[0];
-  return r ? { ...r, fields: parseFields(r.fields), beta: parseBetaVersion(r.version) } : null;
+  return r ? toBuildRow(r) : null;
+}
+
+function toBuildRow(r: Omit<BuildRow, "fields" | "beta"> & { fields: string }): BuildRow {
+  return { ...r, fields: parseFields(r.fields), beta: parseBetaVersion(r.version) };
 }
 
 export type RepositoryStatus = NonNullable<Awaited<ReturnType<Db["repositoryState"]["findUnique"]>>>;

@@ -136,13 +136,6 @@ export function compareVersions(a: string | DebianVersion, b: string | DebianVer
   return Math.sign(compareFragment(va.revision, vb.revision));
 }
 
-/** A new array, highest version first. */
-export function sortVersionsDesc(versions: readonly string[]): string[] {
-  const parsed = versions.map((v) => ({ v, p: parseVersion(v) }));
-  parsed.sort((x, y) => compareVersions(y.p, x.p));
-  return parsed.map((x) => x.v);
-}
-
 export interface BetaVersion {
   /** The upstream release, e.g. "4.81.0". */
   upstream: string;

@@ -45,12 +45,15 @@ const STATUS_ORDER: Record<HostStatus, number> = { ok: 0, "not-installed": 1, un
 
 /** How many hosts run each version (and how many are not installed, unreachable or unknown), newest first. */
 export async function versionDistribution(db?: Db | Tx): Promise<DistributionEntry[]> {
-  if (!db) await syncInventoryWithCurrentConfig();
-  const snapshot = await readFleetSnapshot(db ?? getDb());
+  return distributionOf(await listHosts(db));
+}
+
+/** The distribution of hosts already read (listHosts), without reading the fleet again. */
+export function distributionOf(hosts: readonly Pick<HostRow, "status" | "version">[]): DistributionEntry[] {
   const groups = new Map<string, DistributionEntry>();
-  for (const h of snapshot.hosts) {
-    const status: HostStatus = h.observation?.status ?? "unknown";
-    const version = status === "ok" ? (h.observation?.version ?? null) : null;
+  for (const h of hosts) {
+    const status = h.status;
+    const version = status === "ok" ? h.version : null;
     const key = `${status}\u0000${version ?? ""}`;
     const entry = groups.get(key) ?? { version, status, hosts: 0 };
     entry.hosts++;

@@ -3,7 +3,7 @@ import Link from "next/link";
 import { auditFacets, auditQuerySchema, listAuditEvents } from "@/lib/audit/queries";
 import { requirePageUser } from "@/lib/auth/guard";
 import { can } from "@/lib/auth/permissions";
-import { Badge, EmptyState, PageHeader, Time } from "../../_components/ui";
+import { Badge, EmptyState, OlderPageLink, PageHeader, Time } from "../../_components/ui";
 
 export const metadata: Metadata = { title: "Audit" };
 export const dynamic = "force-dynamic";
@@ -117,13 +117,7 @@ export default async function AuditPage({ searchParams }: { searchParams: Promis
           </table>
         </div>
       )}
-      {nextCursor ? (
-        <div className="mt-4">
-          <Link className="btn-secondary" href={`/audit${qs({ ...filters, cursor: nextCursor })}`}>
-            Older events →
-          </Link>
-        </div>
-      ) : null}
+      <OlderPageLink href={nextCursor ? `/audit${qs({ ...filters, cursor: nextCursor })}` : null}>Older events →</OlderPageLink>
     </>
   );
 }

@@ -1,8 +1,7 @@
 import type { Metadata } from "next";
-import Link from "next/link";
 import { requirePageUser } from "@/lib/auth/guard";
 import { deploymentListSchema, listDeployments } from "@/lib/deploy/queries";
-import { Badge, EmptyState, PageHeader, Time, type Tone } from "../../_components/ui";
+import { Badge, EmptyState, OlderPageLink, PageHeader, Time, type Tone } from "../../_components/ui";
 
 export const metadata: Metadata = { title: "Deployments" };
 export const dynamic = "force-dynamic";
@@ -71,13 +70,7 @@ export default async function DeploymentsPage({ searchParams }: { searchParams: 
           </table>
         </div>
       )}
-      {nextCursor ? (
-        <div className="mt-4">
-          <Link className="btn-secondary" href={`/deployments?cursor=${nextCursor}`}>
-            Older deployments →
-          </Link>
-        </div>
-      ) : null}
+      <OlderPageLink href={nextCursor ? `/deployments?cursor=${nextCursor}` : null}>Older deployments →</OlderPageLink>
     </>
   );
 }

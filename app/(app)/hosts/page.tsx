@@ -3,7 +3,7 @@ import { requirePageUser } from "@/lib/auth/guard";
 import { deniedReason } from "@/lib/auth/permissions";
 import { getConfigState } from "@/lib/config";
 import { hostsView, probeView } from "@/lib/dashboard";
-import { versionDistribution } from "@/lib/fleet/queries";
+import { distributionOf } from "@/lib/fleet/queries";
 import { NotConfigured } from "../../_components/not-configured";
 import { RefreshButton } from "../../_components/refresh-button";
 import { EmptyState, PageHeader } from "../../_components/ui";
@@ -33,7 +33,8 @@ export default async function HostsPage() {
       </>
     );
   }
-  const [hosts, distribution] = await Promise.all([hostsView(), versionDistribution()]);
+  const hosts = await hostsView();
+  const distribution = distributionOf(hosts);
   const drifting = hosts.filter((h) => h.drift).length;
   return (
     <>
