@@ -34,7 +34,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   checkEnv();
-  const actor: Actor = { id: null, name: `cli:${os.userInfo().username}`, source: "cli" };
+  const actor: Actor = { id: null, name: `cli:${os.userInfo().username}`, source: "cli", role: "admin" };
   const [noun, verb, name] = positionals;
   if (noun === "user" && verb === "add" && name && positionals.length === 3) {
     if (!isRole(values.role)) throw new UsageError(`--role must be one of ${ROLES.join(", ")}`);

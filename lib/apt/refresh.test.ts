@@ -12,7 +12,7 @@ const V1 = "4.79.0-1+0~20261101080000.3~1.gbp000aaa";
 const V2 = "4.80.0-1+0~20261120093000.1~1.gbpabc123";
 const V3 = "4.81.0-1+0~20261124120000.7~1.gbpdef456";
 const scap = (version: string) => ({ package: "scap", version });
-const ACTOR: Actor = { id: null, name: "alice", source: "api", ip: "127.0.0.1" };
+const ACTOR: Actor = { id: null, name: "alice", source: "api", role: "deployer", ip: "127.0.0.1" };
 
 let fx: RepoFixture;
 let config: RepositoryConfig;
@@ -167,7 +167,7 @@ describe("refreshBuilds", () => {
   });
 
   it("audits a scheduled read only when builds changed or the error is new; a person's read always", async () => {
-    const SYSTEM: Actor = { id: null, name: "system", source: "system" };
+    const SYSTEM: Actor = { id: null, name: "system", source: "system", role: "admin" };
     await refreshBuilds(config, SYSTEM);
     const before = (await audits()).length;
     await refreshBuilds(config, SYSTEM);

@@ -14,7 +14,7 @@ import { getRepositoryStatus, listBuilds } from "./queries";
 import { refreshBuilds } from "./refresh";
 import { readRepository } from "./repository";
 
-const ACTOR: Actor = { id: null, name: "releng", source: "ui" };
+const ACTOR: Actor = { id: null, name: "releng", source: "ui", role: "deployer" };
 const NEWER = "4.82.0-1+0~20261201101500.2~1.gbp123fed";
 
 let dir: string;

@@ -1,5 +1,6 @@
 import "server-only";
 import { z } from "zod";
+import type { Role } from "../auth/permissions";
 import type { Tx } from "../db";
 
 /** Who did something and from where; recorded with every audit event. */
@@ -7,11 +8,13 @@ export interface Actor {
   id: number | null;
   name: string;
   source: "ui" | "api" | "cli" | "system";
+  /** The role the actor acts with; domain functions check it again (lib/auth/authorize.ts). System and CLI act as admin. */
+  role: Role;
   ip?: string | null;
   userAgent?: string | null;
 }
 
-export const SYSTEM_ACTOR: Actor = { id: null, name: "system", source: "system" };
+export const SYSTEM_ACTOR: Actor = { id: null, name: "system", source: "system", role: "admin" };
 
 // One payload schema per action: what an event records is fixed, and secrets have no field to go in.
 export const AUDIT_PAYLOADS = {

@@ -7,7 +7,7 @@ import { can, deniedReason, ROLE_PERMISSIONS } from "./permissions";
 import { createApiToken, listApiTokens, revokeApiToken, userForToken } from "./tokens";
 import { addUser, authenticate, disableUser } from "./users";
 
-const cli: Actor = { id: null, name: "cli:test", source: "cli" };
+const cli: Actor = { id: null, name: "cli:test", source: "cli", role: "admin" };
 
 beforeAll(() => {
   useTestDatabase();

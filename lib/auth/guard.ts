@@ -69,6 +69,6 @@ export async function requireApiPermission(request: Request, permission: Permiss
   }
   return {
     user,
-    actor: { id: user.id, name: user.name, source, ip: clientIp(h), userAgent: h.get("user-agent")?.slice(0, 300) ?? null },
+    actor: { id: user.id, name: user.name, source, role: user.role, ip: clientIp(h), userAgent: h.get("user-agent")?.slice(0, 300) ?? null },
   };
 }

@@ -21,6 +21,8 @@ async function auditSignIn(name: string, id: number | null, headers: Headers, fa
     id,
     name: name.slice(0, 40),
     source: "ui",
+    // Recording a sign-in needs no permission; the role here grants nothing.
+    role: "viewer",
     ip: header(headers, "x-forwarded-for")?.split(",")[0]?.trim() ?? null,
     userAgent: header(headers, "user-agent")?.slice(0, 300) ?? null,
   };

@@ -10,7 +10,7 @@ import { listHosts } from "./queries";
 import { closeFleetTransport, SshError, type ExecResult } from "./ssh";
 import { knownHostsVariant, startSandbox, type FleetSandbox } from "./testing";
 
-const ACTOR: Actor = { id: null, name: "alice", source: "ui", ip: "127.0.0.1" };
+const ACTOR: Actor = { id: null, name: "alice", source: "ui", role: "deployer", ip: "127.0.0.1" };
 const result = (r: Partial<ExecResult>): ExecResult => ({ host: "h", exitCode: 0, signal: null, stdout: "", stderr: "", durationMs: 5, truncated: false, ...r });
 
 describe("classifyProbe", () => {
