@@ -102,10 +102,30 @@ export const channelSchema = z
     hosts: z.union([z.literal("all"), z.array(hostName).min(1)]),
     /** A channel whose current version a build must run on before it can come here. */
     requires: channelName.optional(),
-    batchSize: z.number().int().min(1).default(1),
-    maxFailures: z.number().int().min(0).default(0),
+    /** Hosts that run at once within the deployment: a count, or a percentage of its hosts ("25%"). */
+    batchSize: countOrPercent(1).default(1),
+    /** Failed hosts tolerated before the run stops starting hosts: a count, or a percentage ("10%"). */
+    maxFailures: countOrPercent(0).default(0),
   })
   .strict();
+
+/** A count (at least `min`) or a percentage "N%" (1–100) of something counted later. */
+function countOrPercent(min: number) {
+  return z.union([
+    z.number().int().min(min),
+    z.string().regex(/^(100|[1-9][0-9]?)%$/, "must be a whole number or a percentage such as \"25%\""),
+  ]);
+}
+
+/**
+ * A count-or-percentage setting resolved against `total` hosts. A percentage rounds up, so "10%" of
+ * 5 hosts is 1 (never 0 for a batch, which would run nothing).
+ */
+export function resolveCount(value: number | string, total: number, min: number): number {
+  if (typeof value === "number") return value;
+  const pct = Number(value.slice(0, -1));
+  return Math.max(min, Math.ceil((total * pct) / 100));
+}
 
 export const configSchema = z
   .object({

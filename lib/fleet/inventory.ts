@@ -1,7 +1,7 @@
 import "server-only";
 import { recordAudit, SYSTEM_ACTOR, type Actor } from "../audit/log";
 import { getConfig } from "../config";
-import type { AppConfig } from "../config-schema";
+import { resolveCount, type AppConfig } from "../config-schema";
 import { getDb } from "../db";
 
 export interface InventorySyncResult {
@@ -80,15 +80,19 @@ async function syncNow(config: AppConfig, actor: Actor): Promise<InventorySyncRe
   for (const h of hosts) if (h.inInventory && !configured.has(h.name)) result.removed.push(h.name);
 
   const channelByName = new Map(channels.map((c) => [c.name, c]));
-  const wantChannels = config.channels.map((c, position) => ({
-    name: c.name,
-    requires: c.requires ?? null,
-    batchSize: c.batchSize,
-    maxFailures: c.maxFailures,
-    allHosts: c.hosts === "all",
-    position,
-    members: (c.hosts === "all" ? config.hosts.map((h) => h.name) : c.hosts).slice().sort(),
-  }));
+  const wantChannels = config.channels.map((c, position) => {
+    const members = (c.hosts === "all" ? config.hosts.map((h) => h.name) : c.hosts).slice().sort();
+    return {
+      name: c.name,
+      requires: c.requires ?? null,
+      // Stored resolved against the channel's hosts; a percentage is re-resolved at every sync.
+      batchSize: resolveCount(c.batchSize, members.length, 1),
+      maxFailures: resolveCount(c.maxFailures, members.length, 0),
+      allHosts: c.hosts === "all",
+      position,
+      members,
+    };
+  });
   const changedChannels = new Set<string>();
   for (const want of wantChannels) {
     const have = channelByName.get(want.name);
