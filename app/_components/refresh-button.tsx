@@ -1,7 +1,7 @@
 "use client";
 import { useRouter } from "next/navigation";
 import { useEffect, useRef, useState, useTransition } from "react";
-import type { ProbeView } from "@/lib/views";
+import type { ProbeView } from "@/lib/client-types";
 import { callApi } from "./api-client";
 
 interface BuildsRefreshResult {

@@ -1,4 +1,4 @@
-import type { RepositoryView } from "@/lib/views";
+import type { RepositoryView } from "@/lib/client-types";
 import { Badge, Time } from "./ui";
 
 const ERROR_TEXT: Record<string, string> = {

@@ -1,4 +1,4 @@
-import type { DistributionEntry } from "@/lib/views";
+import type { DistributionEntry } from "@/lib/client-types";
 
 const STATUS_LABEL: Record<string, string> = {
   "not-installed": "not installed",

@@ -2,7 +2,7 @@ import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { configSchema } from "../config-schema";
 import { getDb } from "../db";
 import { syncInventory } from "../fleet/inventory";
-import { listHosts, versionDistribution } from "../fleet/queries";
+import { listHosts, versionDistribution } from "./fleet-view";
 import { useTestDatabase } from "../testing/db";
 import { listChannels } from "./channels";
 

@@ -3,13 +3,24 @@ import { getDb, type Db, type Tx } from "../db";
 import { syncInventoryWithCurrentConfig } from "../fleet/inventory";
 import { mostCommonVersion } from "../fleet/majority";
 import { latestObservations, type LatestObservation } from "../fleet/observations";
-import type { ChannelView } from "../views";
 
 // What version each channel is meant to run, and who strays from it. Pages, the API and the
 // promotion runner all read it from here.
 
-export interface ChannelState extends ChannelView {
+export interface ChannelState {
   id: number;
+  name: string;
+  /** Member host names, in inventory order. */
+  hosts: string[];
+  requires: string | null;
+  batchSize: number;
+  maxFailures: number;
+  currentVersion: string | null;
+  /** Where currentVersion comes from: the last succeeded deployment, or what most members run. */
+  currentSource: "deployment" | "observed" | null;
+  previousVersion: string | null;
+  /** Members whose known version is not the channel's. */
+  drift: number;
   /** Hosts of the channel whose state is not known right now (unreachable, unknown, never probed). */
   unverified: number;
   /** When a deployment set currentVersion: its end (ISO 8601). */

@@ -6,7 +6,7 @@ import { configSchema, type AppConfig } from "../config-schema";
 import { getDb } from "../db";
 import { useTestDatabase } from "../testing/db";
 import { ensureInventorySynced, syncInventory } from "./inventory";
-import { listHosts } from "./queries";
+import { listHosts } from "../deploy/fleet-view";
 
 function makeConfig(hosts: { name: string; address?: string; port?: number }[], channels: unknown[]): AppConfig {
   return configSchema.parse({

@@ -1,6 +1,6 @@
 import "server-only";
-import type { HostStatus } from "../views";
 import type { Db, Tx } from "../db";
+import { isHostStatus, type HostStatus } from "./status";
 
 export interface LatestObservation {
   hostId: number;
@@ -22,8 +22,6 @@ interface Row {
   observedAt: Date | string | number | bigint;
 }
 
-const STATUSES: ReadonlySet<string> = new Set(["ok", "not-installed", "unreachable", "unknown"]);
-
 // Raw queries return DateTime columns as stored by the driver adapter; accept each form it uses.
 function toDate(v: Row["observedAt"]): Date {
   if (v instanceof Date) return v;
@@ -35,7 +33,7 @@ function toDate(v: Row["observedAt"]): Date {
 function fromRow(r: Row): LatestObservation {
   return {
     hostId: Number(r.hostId),
-    status: (STATUSES.has(r.status) ? r.status : "unknown") as HostStatus,
+    status: isHostStatus(r.status) ? r.status : "unknown",
     version: r.version,
     errorKind: r.errorKind,
     error: r.error,

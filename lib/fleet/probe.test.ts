@@ -6,7 +6,7 @@ import { getDb } from "../db";
 import { listChannels } from "../deploy/channels";
 import { useTestDatabase } from "../testing/db";
 import { classifyProbe, getProbeProgress, probeFleet, probeHosts, startProbe, startProbeTimer } from "./probe";
-import { listHosts } from "./queries";
+import { listHosts } from "../deploy/fleet-view";
 import { closeFleetTransport, SshError, type ExecResult } from "./ssh";
 import { knownHostsVariant, startSandbox, type FleetSandbox } from "./testing";
 

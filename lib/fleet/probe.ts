@@ -6,9 +6,9 @@ import type { AppConfig } from "../config-schema";
 import { getDb } from "../db";
 import { AppError } from "../errors";
 import { renderCommand } from "../shell";
-import type { HostStatus } from "../views";
 import { syncInventory, type InventorySyncResult } from "./inventory";
 import { latestObservations } from "./observations";
+import type { HostStatus } from "./status";
 import { CONNECT_ERROR_KINDS, getFleetTransport, SshError, type ExecResult, type FleetTransport } from "./ssh";
 
 export interface ProbeClassification {

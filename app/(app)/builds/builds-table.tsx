@@ -1,6 +1,6 @@
 "use client";
 import { useMemo, useState } from "react";
-import type { BuildView } from "@/lib/views";
+import type { BuildView } from "@/lib/client-types";
 import { CopyButton } from "../../_components/copy-button";
 import { formatBytes, formatUtc } from "../../_components/ui";
 

@@ -2,7 +2,7 @@ import type { Metadata } from "next";
 import { requirePageUser } from "@/lib/auth/guard";
 import { deniedReason } from "@/lib/auth/permissions";
 import { getConfigState } from "@/lib/config";
-import { buildsView, channelsView, repositoryView } from "@/lib/dashboard";
+import { buildsView, channelsView, repositoryView } from "@/lib/present";
 import { NotConfigured } from "../../_components/not-configured";
 import { RefreshButton } from "../../_components/refresh-button";
 import { RepositoryStatus } from "../../_components/repository-status";

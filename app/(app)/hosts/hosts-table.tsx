@@ -1,7 +1,7 @@
 "use client";
 import { useMemo, useState } from "react";
 import { compareVersions } from "@/lib/apt/version";
-import type { HostStatus, HostView } from "@/lib/views";
+import type { HostStatus, HostView } from "@/lib/client-types";
 import { formatUtc, relativeTime } from "../../_components/ui";
 
 type SortKey = "name" | "version" | "status" | "observedAt";

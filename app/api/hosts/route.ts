@@ -1,6 +1,6 @@
 import { requireApiPermission } from "@/lib/auth/guard";
 import { getConfig } from "@/lib/config";
-import { hostsView, probeView } from "@/lib/dashboard";
+import { hostsView, probeView } from "@/lib/present";
 import { json, route } from "@/lib/http";
 
 export const dynamic = "force-dynamic";

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { refreshBuilds } from "@/lib/apt/refresh";
 import { requireApiPermission } from "@/lib/auth/guard";
-import { buildsView, repositoryView } from "@/lib/dashboard";
+import { buildsView, repositoryView } from "@/lib/present";
 import { json, readJson, route } from "@/lib/http";
 import { requireConfig } from "@/lib/require-config";
 

@@ -1,6 +1,6 @@
 import { requireApiPermission } from "@/lib/auth/guard";
 import { AppError } from "@/lib/errors";
-import { hostsView, probeView } from "@/lib/dashboard";
+import { hostsView, probeView } from "@/lib/present";
 import { probeFleet } from "@/lib/fleet/probe";
 import { json, route } from "@/lib/http";
 import { requireConfig } from "@/lib/require-config";

@@ -3,10 +3,10 @@ import "server-only";
 import { compareVersions } from "./apt/version";
 import { getRepositoryStatus, listBuilds } from "./apt/queries";
 import type { AppConfig } from "./config";
+import type { BuildView, ChannelView, HostView, ProbeView, RepositoryView } from "./client-types";
 import { listChannels } from "./deploy/channels";
+import { listHosts } from "./deploy/fleet-view";
 import { getProbeProgress } from "./fleet/probe";
-import { listHosts } from "./fleet/queries";
-import type { BuildView, ChannelView, HostView, ProbeView, RepositoryView } from "./views";
 
 /** Channels as clients see them (without row ids). */
 export async function channelsView(): Promise<ChannelView[]> {

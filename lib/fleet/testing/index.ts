@@ -4,8 +4,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { down, up, type Sandbox } from "../../e2e/sandbox";
-import { readConfigFile, type AppConfig, type SshConfig } from "../config";
+import { down, up, type Sandbox } from "../../../e2e/sandbox";
+import { readConfigFile, type AppConfig, type SshConfig } from "../../config";
 
 export interface FleetSandbox {
   sb: Sandbox;

@@ -1,14 +1,35 @@
 import "server-only";
 import { compareVersions } from "../apt/version";
 import { getDb, type Db, type Tx } from "../db";
-import { hostDrift, isKnownState, readFleetSnapshot } from "../deploy/channels";
-import type { DistributionEntry, HostStatus, HostView } from "../views";
-import { syncInventoryWithCurrentConfig } from "./inventory";
-import { mostCommonVersion } from "./majority";
+import { syncInventoryWithCurrentConfig } from "../fleet/inventory";
+import { mostCommonVersion } from "../fleet/majority";
+import type { HostStatus } from "../fleet/status";
+import { hostDrift, isKnownState, readFleetSnapshot } from "./channels";
 
-/** A host as listHosts returns it: HostView with a Date (lib/dashboard.ts serializes it). */
-export interface HostRow extends Omit<HostView, "observedAt"> {
+// The fleet as pages and the API show it: each host with its newest observation and its drift
+// from its channel (drift needs the channels' deployments, hence here rather than in lib/fleet).
+
+/** A host as listHosts returns it (lib/present.ts serializes the dates). */
+export interface HostRow {
+  name: string;
+  address: string;
+  port: number;
+  channels: string[];
+  version: string | null;
+  status: HostStatus;
+  errorKind: string | null;
+  error: string | null;
   observedAt: Date | null;
+  /** The host's channel expects another version. */
+  drift: { channel: string; expected: string } | null;
+  /** The host runs something other than what most hosts run. */
+  offMajority: boolean;
+}
+
+export interface DistributionEntry {
+  version: string | null;
+  status: HostStatus;
+  hosts: number;
 }
 
 /**
