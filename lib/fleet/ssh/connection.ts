@@ -2,216 +2,18 @@ import "server-only";
 import { readFileSync, statSync } from "node:fs";
 import { connect as netConnect, type Socket } from "node:net";
 import type { Duplex, Readable } from "node:stream";
-import { StringDecoder } from "node:string_decoder";
 import { NodeSSH } from "node-ssh";
-import pLimit from "p-limit";
-import { addBrand, hasBrand } from "../brand";
-import type { HostConfig, SshConfig } from "../config-schema";
-import { entriesForHost, keyBlobType, keyFingerprint, knownHostName, parseKnownHosts, verifyHostKey, type HostKeyVerdict, type KnownHostEntry } from "./known-hosts";
+import type { HostConfig, SshConfig } from "../../config-schema";
+import { entriesForHost, keyBlobType, keyFingerprint, knownHostName, parseKnownHosts, verifyHostKey, type HostKeyVerdict, type KnownHostEntry } from "../known-hosts";
+import { SshError, type SshErrorKind } from "./errors";
 
-export interface ExecResult {
-  host: string;
-  exitCode: number | null;
-  signal: string | null;
-  stdout: string;
-  stderr: string;
-  durationMs: number;
-  /** True when stdout or stderr went over maxOutputBytes and only its tail was kept. */
-  truncated: boolean;
-}
-
-export interface ExecOptions {
-  /** Overrides ssh.commandTimeoutSeconds for this command. */
-  timeoutMs?: number;
-  onOutput?: (chunk: string, stream: "stdout" | "stderr") => void;
-  signal?: AbortSignal;
-  /** Open a new connection even when an idle one to the host is kept (a reachability check). */
-  fresh?: boolean;
-}
-
-export type SshErrorKind =
-  | "refused"
-  | "connect-timeout"
-  | "command-timeout"
-  | "auth"
-  | "host-key-unknown"
-  | "host-key-changed"
-  | "host-key-revoked"
-  | "dns"
-  | "network"
-  | "protocol"
-  | "cancelled";
-
-/** Kinds that mean the host could not be reached or trusted (no command ran). */
-export const CONNECT_ERROR_KINDS: ReadonlySet<SshErrorKind> = new Set([
-  "refused",
-  "connect-timeout",
-  "auth",
-  "host-key-unknown",
-  "host-key-changed",
-  "host-key-revoked",
-  "dns",
-  "network",
-]);
-
-export class SshError extends Error {
-  readonly kind: SshErrorKind;
-  readonly host: string;
-  /** The command with secret-looking values masked; null when the failure came before it ran. */
-  readonly command: string | null;
-  readonly exitCode: number | null;
-  readonly signal: string | null;
-  readonly stdoutTail: string;
-  readonly stderrTail: string;
-  readonly durationMs: number;
-
-  constructor(init: {
-    kind: SshErrorKind;
-    host: string;
-    message: string;
-    command?: string | null;
-    exitCode?: number | null;
-    signal?: string | null;
-    stdout?: string;
-    stderr?: string;
-    durationMs: number;
-    cause?: unknown;
-  }) {
-    super(init.message, init.cause === undefined ? undefined : { cause: init.cause });
-    this.name = "SshError";
-    this.kind = init.kind;
-    this.host = init.host;
-    this.command = init.command == null ? null : redactCommand(init.command);
-    this.exitCode = init.exitCode ?? null;
-    this.signal = init.signal ?? null;
-    this.stdoutTail = tail(init.stdout ?? "", ERROR_TAIL_CHARS);
-    this.stderrTail = tail(init.stderr ?? "", ERROR_TAIL_CHARS);
-    this.durationMs = init.durationMs;
-    addBrand(this, "SshError");
-  }
-
-  static [Symbol.hasInstance](value: unknown): boolean {
-    return hasBrand(value, "SshError");
-  }
-}
-
-export interface FleetTransport {
-  exec(host: HostConfig, command: string, opts?: ExecOptions): Promise<ExecResult>;
-  /** Closes idle connections now and the others when their command ends; later exec calls fail. */
-  close(): Promise<void>;
-}
-
-export interface TransportOptions {
-  /** How long an idle connection is kept for the next command to the host; 0 closes it after each command. */
-  idleMs?: number;
-}
-
-const ERROR_TAIL_CHARS = 2000;
-const DEFAULT_IDLE_MS = 30_000;
-const SIGNAL_GRACE_MS = 250;
-
-function tail(text: string, max: number): string {
-  return text.length <= max ? text : text.slice(text.length - max);
-}
-
-/** Masks values that look like credentials so a command can go into logs and error messages. */
-export function redactCommand(command: string): string {
-  const masked = command
-    .replace(/\b([A-Za-z0-9_]*(?:pass(?:word)?|token|secret|api[_-]?key)[A-Za-z0-9_]*=)('[^']*'|"[^"]*"|\S+)/gi, "$1***")
-    .replace(/(--?(?:pass(?:word)?|token|secret)[= ])('[^']*'|"[^"]*"|\S+)/gi, "$1***");
-  return masked.length > 500 ? `${masked.slice(0, 500)}…` : masked;
-}
-
-// --- output -------------------------------------------------------------------------------------
-
-/** Keeps the last `max` bytes of a stream. */
-class TailBuffer {
-  private chunks: Buffer[] = [];
-  private size = 0;
-  truncated = false;
-  constructor(private readonly max: number) {}
-
-  push(chunk: Buffer) {
-    this.chunks.push(chunk);
-    this.size += chunk.length;
-    while (this.size > this.max && this.chunks.length > 0) {
-      const first = this.chunks[0]!;
-      const excess = this.size - this.max;
-      this.truncated = true;
-      if (first.length <= excess) {
-        this.chunks.shift();
-        this.size -= first.length;
-      } else {
-        this.chunks[0] = first.subarray(excess);
-        this.size -= excess;
-      }
-    }
-  }
-
-  text(): string {
-    let buf = Buffer.concat(this.chunks);
-    // A cut can land inside a UTF-8 sequence; drop its orphaned continuation bytes.
-    if (this.truncated) {
-      let i = 0;
-      while (i < buf.length && i < 3 && (buf[i]! & 0xc0) === 0x80) i++;
-      buf = buf.subarray(i);
-    }
-    return buf.toString("utf8");
-  }
-}
-
-// --- per-host sessions ----------------------------------------------------------------------------
-
-// One session per host across the whole process, whichever transport or caller asks: two apt runs
-// on one host fail on dpkg's lock, and a probe must not read a half-installed state.
-class HostLocks {
-  private tails = new Map<string, Promise<void>>();
-
-  async acquire(key: string, signal?: AbortSignal): Promise<() => void> {
-    const prev = this.tails.get(key) ?? Promise.resolve();
-    let release!: () => void;
-    const mine = new Promise<void>((resolve) => (release = resolve));
-    const tail = prev.then(() => mine);
-    this.tails.set(key, tail);
-    void tail.then(() => {
-      if (this.tails.get(key) === tail) this.tails.delete(key);
-    });
-    if (!signal) {
-      await prev;
-      return release;
-    }
-    try {
-      await new Promise<void>((resolve, reject) => {
-        if (signal.aborted) return reject(signal.reason);
-        const onAbort = () => reject(signal.reason);
-        signal.addEventListener("abort", onAbort, { once: true });
-        void prev.then(() => {
-          signal.removeEventListener("abort", onAbort);
-          resolve();
-        });
-      });
-    } catch (e) {
-      // Hand the turn on once the holder is done, so later waiters still run in order.
-      void prev.then(release);
-      throw e;
-    }
-    return release;
-  }
-}
-
-const globalForSsh = globalThis as unknown as {
-  scapHostLocks?: HostLocks;
-  scapFleetTransport?: { key: string; transport: FleetTransport };
-};
-
-function hostLocks(): HostLocks {
-  return (globalForSsh.scapHostLocks ??= new HostLocks());
-}
+// Connections to hosts: TCP or a jump host's tunnel, the handshake checked against known_hosts, and
+// a pool that keeps an idle connection for the host's next command.
 
 // --- ssh2 surface ---------------------------------------------------------------------------------
 
 // The parts of ssh2's Client and channels used here (@types/ssh2 is not installed).
-interface Ssh2Channel extends Duplex {
+export interface Ssh2Channel extends Duplex {
   stderr: Readable;
   close(): void;
   signal(name: string): void;
@@ -226,9 +28,8 @@ interface Ssh2Client {
   end(): void;
 }
 
-interface Connection {
+export interface Connection {
   key: string;
-  ssh: NodeSSH;
   client: Ssh2Client;
   sock: Socket | Duplex;
   alive: boolean;
@@ -240,6 +41,12 @@ interface Connection {
   children: number;
   activeChildren: number;
   via?: Connection;
+}
+
+/** A command's channel, opened; `exit` fills in when the server reports the exit status. */
+export interface OpenedChannel {
+  channel: Ssh2Channel;
+  exit: { code: number | null; signal: string | null };
 }
 
 interface Endpoint {
@@ -271,31 +78,35 @@ interface ErrnoLike extends Error {
   level?: string;
 }
 
-/** `promise`, or the error `onAbort` makes as soon as `signal` aborts. */
-function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined, onAbort: () => Error): Promise<T> {
-  if (!signal) return promise;
-  return new Promise<T>((resolve, reject) => {
-    const abort = () => reject(onAbort());
-    signal.addEventListener("abort", abort, { once: true });
-    promise.then(
-      (v) => {
-        signal.removeEventListener("abort", abort);
-        resolve(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener("abort", abort);
-        reject(e);
-      },
-    );
-  });
+function refSocket(sock: Socket | Duplex, ref: boolean) {
+  const s = sock as Partial<Socket>;
+  if (ref) s.ref?.();
+  else s.unref?.();
 }
 
-// --- transport ------------------------------------------------------------------------------------
+function tcpConnect(ep: Endpoint): Socket {
+  const sock = netConnect({ host: ep.address, port: ep.port, noDelay: true, keepAlive: true, keepAliveInitialDelay: 30_000 });
+  // ssh2 reports socket errors through the client; this listener only keeps an early error from being unhandled.
+  sock.on("error", () => {});
+  return sock;
+}
 
-export function createFleetTransport(ssh: SshConfig, options: TransportOptions = {}): FleetTransport {
-  const idleMs = options.idleMs ?? DEFAULT_IDLE_MS;
+function poolKey(ep: Endpoint) {
+  return `${ep.user}@${ep.address}:${ep.port}#${ep.label}`;
+}
+
+export interface Connector {
+  /** A connection to the host with `command`'s channel open on it: a kept one when it still works, else a new one. */
+  open(host: HostConfig, command: string, fresh: boolean, startedAt: number): Promise<{ conn: Connection; opened: OpenedChannel }>;
+  /** Keeps a connection whose command ended cleanly for the host's next command, or closes it. */
+  park(conn: Connection): void;
+  destroy(conn: Connection): void;
+  /** Closes idle connections now; the others close when their command ends. */
+  close(): Promise<void>;
+}
+
+export function createConnector(ssh: SshConfig, idleMs: number): Connector {
   const connectTimeoutMs = Math.round(ssh.connectTimeoutSeconds * 1000);
-  const limit = pLimit(ssh.concurrency);
   const pool = new Map<string, Connection>();
   let bastion: Promise<Connection> | null = null;
   let closed = false;
@@ -393,12 +204,6 @@ export function createFleetTransport(ssh: SshConfig, options: TransportOptions =
     }
   }
 
-  function refSocket(sock: Socket | Duplex, ref: boolean) {
-    const s = sock as Partial<Socket>;
-    if (ref) s.ref?.();
-    else s.unref?.();
-  }
-
   function connectError(ep: Endpoint, err: ErrnoLike, startedAt: number, verdict: { verdict: HostKeyVerdict; key: Buffer } | null, via?: string): SshError {
     const durationMs = Date.now() - startedAt;
     const where = `${ep.address}:${ep.port}${via ? ` via ${via}` : ""}`;
@@ -483,7 +288,7 @@ export function createFleetTransport(ssh: SshConfig, options: TransportOptions =
       }) as never,
     });
     const client = nodeSsh.connection as unknown as Ssh2Client;
-    const conn: Connection = { key: poolKey(ep), ssh: nodeSsh, client, sock, alive: true, active: false, knownHostsGen: kh.gen, children: 0, activeChildren: 0, via };
+    const conn: Connection = { key: poolKey(ep), client, sock, alive: true, active: false, knownHostsGen: kh.gen, children: 0, activeChildren: 0, via };
     // Errors after the handshake (peer reset, protocol faults) end the connection, never the process.
     client.on("error", () => destroy(conn));
     client.on("close", () => destroy(conn));
@@ -497,17 +302,6 @@ export function createFleetTransport(ssh: SshConfig, options: TransportOptions =
     if (via) via.children++;
     setRef(conn, true);
     return conn;
-  }
-
-  function poolKey(ep: Endpoint) {
-    return `${ep.user}@${ep.address}:${ep.port}#${ep.label}`;
-  }
-
-  function tcpConnect(ep: Endpoint): Socket {
-    const sock = netConnect({ host: ep.address, port: ep.port, noDelay: true, keepAlive: true, keepAliveInitialDelay: 30_000 });
-    // ssh2 reports socket errors through the client; this listener only keeps an early error from being unhandled.
-    sock.on("error", () => {});
-    return sock;
   }
 
   async function connectBastion(): Promise<Connection> {
@@ -567,11 +361,6 @@ export function createFleetTransport(ssh: SshConfig, options: TransportOptions =
     return handshake(ep, stream, startedAt, b);
   }
 
-  interface OpenedChannel {
-    channel: Ssh2Channel;
-    exit: { code: number | null; signal: string | null };
-  }
-
   function openChannel(conn: Connection, command: string, timeoutMs: number): Promise<OpenedChannel> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(Object.assign(new Error("No response from server"), { code: "ETIMEDOUT" })), timeoutMs);
@@ -595,7 +384,7 @@ export function createFleetTransport(ssh: SshConfig, options: TransportOptions =
     });
   }
 
-  async function acquireConnection(host: HostConfig, command: string, fresh: boolean, startedAt: number): Promise<{ conn: Connection; opened: OpenedChannel }> {
+  async function open(host: HostConfig, command: string, fresh: boolean, startedAt: number): Promise<{ conn: Connection; opened: OpenedChannel }> {
     const ep = endpointOf(host);
     const kept = pool.get(poolKey(ep));
     if (kept) {
@@ -630,150 +419,10 @@ export function createFleetTransport(ssh: SshConfig, options: TransportOptions =
     }
   }
 
-  function run(host: HostConfig, command: string, opts: ExecOptions): Promise<ExecResult> {
-    const startedAt = Date.now();
-    const timeoutMs = opts.timeoutMs ?? Math.round(ssh.commandTimeoutSeconds * 1000);
-    const cancelled = () =>
-      new SshError({ kind: "cancelled", host: host.name, message: `${host.name}: cancelled`, command, durationMs: Date.now() - startedAt });
-    if (opts.signal?.aborted) return Promise.reject(cancelled());
-
-    return (async () => {
-      const acquiring = acquireConnection(host, command, opts.fresh ?? false, startedAt);
-      const { conn, opened } = await abortable(acquiring, opts.signal, () => {
-        // Whatever the attempt still produces is closed unused.
-        acquiring.then(({ conn: late }) => destroy(late), () => {});
-        return cancelled();
-      });
-      const { channel, exit } = opened;
-      const stdout = new TailBuffer(ssh.maxOutputBytes);
-      const stderr = new TailBuffer(ssh.maxOutputBytes);
-      const decoders = { stdout: new StringDecoder("utf8"), stderr: new StringDecoder("utf8") };
-      let ending: { kind: "command-timeout" | "cancelled" } | null = null;
-
-      const emit = (chunk: Buffer, stream: "stdout" | "stderr") => {
-        (stream === "stdout" ? stdout : stderr).push(chunk);
-        if (opts.onOutput) {
-          const text = decoders[stream].write(chunk);
-          try {
-            if (text) opts.onOutput(text, stream);
-          } catch {
-            // A failing listener must not break the command.
-          }
-        }
-      };
-
-      // ssh2's signal() is a no-op once stdin is ended, though the protocol allows it.
-      const sendSignal = (name: string) => {
-        try {
-          const out = channel.outgoing;
-          if (out && (out.state === "open" || out.state === "eof") && channel._client?._protocol) channel._client._protocol.signal(out.id, name);
-          else channel.signal(name);
-        } catch {
-          // Closing the channel below ends the session all the same.
-        }
-      };
-
-      const outcome = await new Promise<"closed" | "timeout" | "cancelled">((resolve) => {
-        let settled = false;
-        let forceTimer: NodeJS.Timeout | undefined;
-        const stop = (why: "timeout" | "cancelled") => {
-          if (ending) return;
-          ending = { kind: why === "timeout" ? "command-timeout" : "cancelled" };
-          sendSignal(why === "timeout" ? "KILL" : "TERM");
-          try {
-            channel.close();
-          } catch {
-            // Connection already gone.
-          }
-          // OpenSSH refuses signal requests on root sessions (no privilege separation after
-          // login) and then holds the channel until the command exits: cut the connection.
-          forceTimer = setTimeout(() => destroy(conn), SIGNAL_GRACE_MS);
-        };
-        const timer = setTimeout(() => stop("timeout"), timeoutMs);
-        const onAbort = () => stop("cancelled");
-        opts.signal?.addEventListener("abort", onAbort, { once: true });
-        channel.on("data", (d: Buffer) => emit(d, "stdout"));
-        channel.stderr.on("data", (d: Buffer) => emit(d, "stderr"));
-        channel.on("close", () => {
-          if (settled) return;
-          settled = true;
-          clearTimeout(timer);
-          clearTimeout(forceTimer);
-          opts.signal?.removeEventListener("abort", onAbort);
-          resolve(ending ? (ending.kind === "command-timeout" ? "timeout" : "cancelled") : "closed");
-        });
-        channel.on("error", () => {});
-        // An abort that came while connecting fired no event this listener could see.
-        if (opts.signal?.aborted) stop("cancelled");
-        // Like ssh -n: a command that waits for input gets end-of-file, not a hang until the timeout.
-        channel.end();
-      });
-
-      for (const s of ["stdout", "stderr"] as const) {
-        const rest = decoders[s].end();
-        if (rest && opts.onOutput) {
-          try {
-            opts.onOutput(rest, s);
-          } catch {
-            // As above.
-          }
-        }
-      }
-      const durationMs = Date.now() - startedAt;
-      const out = stdout.text();
-      const err = stderr.text();
-      if (outcome !== "closed") {
-        // The remote command may outlive its channel; never hand this connection to the next caller.
-        destroy(conn);
-        if (outcome === "cancelled") {
-          throw new SshError({ kind: "cancelled", host: host.name, message: `${host.name}: cancelled after ${durationMs} ms`, command, stdout: out, stderr: err, durationMs });
-        }
-        throw new SshError({
-          kind: "command-timeout",
-          host: host.name,
-          message: `${host.name}: command timed out after ${Math.round(timeoutMs / 100) / 10}s and was killed`,
-          command,
-          stdout: out,
-          stderr: err,
-          durationMs,
-        });
-      }
-      const { code: exitCode, signal: exitSignal } = exit;
-      if (exitCode === null && exitSignal === null) {
-        destroy(conn);
-        throw new SshError({
-          kind: "network",
-          host: host.name,
-          message: `${host.name}: the connection was lost before the command reported its exit status`,
-          command,
-          stdout: out,
-          stderr: err,
-          durationMs,
-        });
-      }
-      park(conn);
-      return { host: host.name, exitCode, signal: exitSignal, stdout: out, stderr: err, durationMs, truncated: stdout.truncated || stderr.truncated };
-    })();
-  }
-
   return {
-    async exec(host, command, opts = {}) {
-      if (closed) {
-        throw new SshError({ kind: "cancelled", host: host.name, message: `${host.name}: the SSH transport was closed (configuration changed?)`, durationMs: 0 });
-      }
-      const queuedAt = Date.now();
-      let release: () => void;
-      try {
-        release = await hostLocks().acquire(host.name, opts.signal);
-      } catch {
-        throw new SshError({ kind: "cancelled", host: host.name, message: `${host.name}: cancelled while waiting for the host`, command, durationMs: Date.now() - queuedAt });
-      }
-      try {
-        return await limit(() => run(host, command, opts));
-      } finally {
-        release();
-      }
-    },
+    open,
+    park,
+    destroy,
     async close() {
       closed = true;
       for (const conn of [...pool.values()]) destroy(conn);
@@ -781,25 +430,4 @@ export function createFleetTransport(ssh: SshConfig, options: TransportOptions =
       if (b && b.children === 0) destroy(b);
     },
   };
-}
-
-/**
- * The process's shared transport for this SSH config; a changed config gets a new transport and the
- * old one is closed once its running commands end.
- */
-export function getFleetTransport(ssh: SshConfig, options: TransportOptions = {}): FleetTransport {
-  const key = JSON.stringify({ ssh, options });
-  const current = globalForSsh.scapFleetTransport;
-  if (current?.key === key) return current.transport;
-  void current?.transport.close();
-  const transport = createFleetTransport(ssh, options);
-  globalForSsh.scapFleetTransport = { key, transport };
-  return transport;
-}
-
-/** Closes the shared transport (scripts call this before exiting). */
-export async function closeFleetTransport(): Promise<void> {
-  const current = globalForSsh.scapFleetTransport;
-  globalForSsh.scapFleetTransport = undefined;
-  await current?.transport.close();
 }
