@@ -35,6 +35,13 @@ describe("permissions", () => {
     expect(deniedReason("viewer", "hosts.refresh")).toBe("Your role (viewer) lacks the hosts.refresh permission.");
     expect(deniedReason("admin", "hosts.refresh")).toBeNull();
   });
+
+  it("has its own read permissions for channels and deployments, which every role holds", () => {
+    for (const role of ["viewer", "deployer", "admin"] as const) {
+      expect(can(role, "channels.read")).toBe(true);
+      expect(can(role, "deployments.read")).toBe(true);
+    }
+  });
 });
 
 describe("users and tokens", () => {
@@ -82,5 +89,25 @@ describe("users and tokens", () => {
     expect(actions).toContain("token.revoke");
     expect(actions).toContain("user.disable");
     await expect(disableUser("nobody", cli)).rejects.toThrow(/no user named nobody/);
+  });
+});
+
+describe("admin-only domain functions", () => {
+  it("lets only an admin add or disable users and create or revoke tokens, writing nothing otherwise", async () => {
+    await addUser("erin", "viewer", "a long enough password", cli);
+    const { prefix } = await createApiToken("erin", "keep", cli);
+    const db = getDb();
+    const before = { users: await db.user.count(), tokens: await db.apiToken.count(), events: await db.auditEvent.count() };
+    for (const role of ["viewer", "deployer"] as const) {
+      const actor: Actor = { id: 99, name: `mallory-${role}`, source: "ui", role };
+      await expect(addUser("mallory", "admin", "a long enough password", actor)).rejects.toMatchObject({ code: "FORBIDDEN" });
+      await expect(addUser("erin", "admin", "a long enough password", actor)).rejects.toMatchObject({ code: "FORBIDDEN" });
+      await expect(disableUser("erin", actor)).rejects.toMatchObject({ code: "FORBIDDEN" });
+      await expect(createApiToken("erin", "stolen", actor)).rejects.toMatchObject({ code: "FORBIDDEN" });
+      await expect(revokeApiToken(prefix, actor)).rejects.toMatchObject({ code: "FORBIDDEN" });
+    }
+    expect({ users: await db.user.count(), tokens: await db.apiToken.count(), events: await db.auditEvent.count() }).toEqual(before);
+    expect(await db.user.findUniqueOrThrow({ where: { name: "erin" } })).toMatchObject({ role: "viewer", disabledAt: null });
+    expect((await listApiTokens("erin"))[0]!.revokedAt).toBeNull();
   });
 });

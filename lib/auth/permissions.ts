@@ -9,15 +9,17 @@ export const PERMISSIONS = [
   "builds.refresh",
   "hosts.read",
   "hosts.refresh",
+  "channels.read",
   "channels.promote",
   "channels.rollback",
+  "deployments.read",
   "deployments.cancel",
   "audit.read",
   "admin",
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
-const VIEWER = ["builds.read", "hosts.read", "audit.read"] as const satisfies readonly Permission[];
+const VIEWER = ["builds.read", "hosts.read", "channels.read", "deployments.read", "audit.read"] as const satisfies readonly Permission[];
 const DEPLOYER = [
   ...VIEWER,
   "builds.refresh",

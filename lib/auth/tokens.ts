@@ -3,6 +3,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { recordAudit, type Actor } from "../audit/log";
 import { getDb } from "../db";
 import { AppError } from "../errors";
+import { authorize } from "./authorize";
 import type { Role } from "./permissions";
 import type { SessionUser } from "./users";
 
@@ -14,6 +15,7 @@ function hashToken(token: string): string {
 
 /** Creates an API token for a user; the token is returned once and only its hash is stored. */
 export async function createApiToken(userName: string, tokenName: string, actor: Actor): Promise<{ token: string; prefix: string }> {
+  authorize(actor, "admin");
   const db = getDb();
   const user = await db.user.findUnique({ where: { name: userName } });
   if (!user || user.disabledAt) throw new AppError("NOT_FOUND", `no active user named ${userName}`);
@@ -60,6 +62,7 @@ export async function listApiTokens(userName?: string): Promise<TokenInfo[]> {
 
 /** Revokes the token(s) whose listed prefix this is; the prefix alone cannot authenticate. */
 export async function revokeApiToken(prefix: string, actor: Actor): Promise<number> {
+  authorize(actor, "admin");
   return getDb().$transaction(async (tx) => {
     const rows = await tx.apiToken.findMany({ where: { prefix, revokedAt: null }, include: { user: { select: { name: true } } } });
     if (rows.length === 0) throw new AppError("NOT_FOUND", `no active token with prefix ${prefix}`);

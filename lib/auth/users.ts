@@ -3,6 +3,7 @@ import { z } from "zod";
 import { recordAudit, type Actor } from "../audit/log";
 import { getDb } from "../db";
 import { AppError } from "../errors";
+import { authorize } from "./authorize";
 import { hashPassword, MIN_PASSWORD_LENGTH, verifyPassword } from "./password";
 import { ROLES, type Role } from "./permissions";
 
@@ -18,6 +19,7 @@ export interface SessionUser {
 
 /** Creates a user, or sets the password and role of an existing one. */
 export async function addUser(name: string, role: Role, password: string, actor: Actor): Promise<SessionUser> {
+  authorize(actor, "admin");
   const parsedName = userNameSchema.safeParse(name);
   if (!parsedName.success) throw new AppError("BAD_REQUEST", parsedName.error.issues[0]!.message);
   if (!ROLES.includes(role)) throw new AppError("BAD_REQUEST", `role must be one of ${ROLES.join(", ")}`);
@@ -55,6 +57,7 @@ export async function findActiveUser(id: number): Promise<SessionUser | null> {
 
 /** Disables a user: no sign-in, and its API tokens stop working. The row and its history stay. */
 export async function disableUser(name: string, actor: Actor): Promise<void> {
+  authorize(actor, "admin");
   await getDb().$transaction(async (tx) => {
     const user = await tx.user.findUnique({ where: { name } });
     if (!user) throw new AppError("NOT_FOUND", `no user named ${name}`);

@@ -6,7 +6,7 @@ import { json, route } from "@/lib/http";
 export const dynamic = "force-dynamic";
 
 export const GET = route(async (request) => {
-  await requireApiPermission(request, "builds.read");
+  await requireApiPermission(request, "channels.read");
   const config = getConfig();
   return json({ channels: config ? await channelsView() : [] });
 });

@@ -5,7 +5,7 @@ import { json, route } from "@/lib/http";
 export const dynamic = "force-dynamic";
 
 export const GET = route(async (request) => {
-  await requireApiPermission(request, "builds.read");
+  await requireApiPermission(request, "deployments.read");
   const q = deploymentListSchema.parse(Object.fromEntries(new URL(request.url).searchParams));
   return json(await listDeployments(q));
 });
