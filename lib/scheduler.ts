@@ -1,6 +1,7 @@
 import "server-only";
 import { startBuildRefreshTimer } from "./apt/refresh";
 import { getConfigState } from "./config";
+import { startRecoveryTimer } from "./deploy/recover";
 import { startProbeTimer } from "./fleet/probe";
 
 /** A config for the timers: none while unconfigured or invalid (they look again later). */
@@ -9,8 +10,12 @@ function currentConfig() {
   return state.status === "ok" ? state.config : null;
 }
 
-/** Background refresh of the repository and the fleet, each on its own interval from the config. */
+/**
+ * Background work: the watch for deployments whose runner died (always), and the refresh of the
+ * repository and the fleet, each on its own interval from the config (unless switched off).
+ */
 export function startSchedulers() {
+  startRecoveryTimer(currentConfig);
   if (process.env.SCAP_CHANNELS_NO_TIMERS === "1") return;
   startBuildRefreshTimer(() => currentConfig()?.repository);
   startProbeTimer(currentConfig);

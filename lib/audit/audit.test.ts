@@ -9,7 +9,7 @@ beforeAll(async () => {
   const db = getDb();
   for (let i = 0; i < 7; i++) {
     await db.$transaction((tx) =>
-      recordAudit(tx, { id: null, name: i % 2 ? "alice" : "bob", source: "ui", ip: "127.0.0.1", userAgent: "test" }, "user.add", `=cmd|' /C calc'!A${i}`, { role: "viewer" }),
+      recordAudit(tx, { id: null, name: i % 2 ? "alice" : "bob", source: "ui", role: "viewer", ip: "127.0.0.1", userAgent: "test" }, "user.add", `=cmd|' /C calc'!A${i}`, { role: "viewer" }),
     );
   }
 });

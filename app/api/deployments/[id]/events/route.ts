@@ -1,0 +1,78 @@
+import { requireApiPermission } from "@/lib/auth/guard";
+import { deploymentIdSchema } from "@/lib/deploy/input";
+import { deploymentJson, getDeployment } from "@/lib/deploy/queries";
+import { AppError } from "@/lib/errors";
+import { route } from "@/lib/http";
+
+export const dynamic = "force-dynamic";
+
+const POLL_MS = 500;
+const KEEPALIVE_MS = 15_000;
+const ENDED = new Set(["succeeded", "failed", "partial", "cancelled", "interrupted"]);
+
+/**
+ * Server-sent events of one deployment's state, read from the database (so it shows a runner in any
+ * process): a `state` event with the whole deployment whenever it changed, `end` once it has ended.
+ * A reconnecting or late viewer gets the full state first.
+ */
+export const GET = route(async (request, { params }: { params: Promise<{ id: string }> }) => {
+  await requireApiPermission(request, "deployments.read");
+  const id = deploymentIdSchema.parse((await params).id);
+  const first = await getDeployment(id);
+  if (!first) throw new AppError("NOT_FOUND", `No deployment ${id}.`);
+
+  const encoder = new TextEncoder();
+  let closed = false;
+  const stream = new ReadableStream<Uint8Array>({
+    async start(controller) {
+      const send = (event: string, data: string) => {
+        if (!closed) controller.enqueue(encoder.encode(`event: ${event}\ndata: ${data}\n\n`));
+      };
+      const close = () => {
+        if (closed) return;
+        closed = true;
+        try {
+          controller.close();
+        } catch {
+          // Already closed by the client.
+        }
+      };
+      request.signal.addEventListener("abort", close, { once: true });
+      let last = "";
+      let lastSentAt = Date.now();
+      let current = first;
+      try {
+        for (;;) {
+          const text = JSON.stringify(deploymentJson(current));
+          if (text !== last) {
+            send("state", text);
+            last = text;
+            lastSentAt = Date.now();
+          } else if (Date.now() - lastSentAt > KEEPALIVE_MS) {
+            if (!closed) controller.enqueue(encoder.encode(": keepalive\n\n"));
+            lastSentAt = Date.now();
+          }
+          if (ENDED.has(current.status)) {
+            send("end", JSON.stringify({ status: current.status }));
+            break;
+          }
+          await new Promise((r) => setTimeout(r, POLL_MS));
+          if (closed) break;
+          const next = await getDeployment(id);
+          if (!next) break;
+          current = next;
+        }
+      } catch (e) {
+        console.error(`[api] deployment ${id} event stream failed`, e);
+        send("error", JSON.stringify({ message: "The live view lost the database; reload the page." }));
+      }
+      close();
+    },
+    cancel() {
+      closed = true;
+    },
+  });
+  return new Response(stream, {
+    headers: { "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-store, no-transform", connection: "keep-alive", "x-accel-buffering": "no" },
+  });
+});

@@ -1,0 +1,350 @@
+import "server-only";
+import pLimit from "p-limit";
+import { recordAudit, SYSTEM_ACTOR } from "../audit/log";
+import type { AppConfig, HostConfig } from "../config-schema";
+import { getDb } from "../db";
+import { classifyProbe } from "../fleet/probe";
+import { CONNECT_ERROR_KINDS, getFleetTransport, SshError, type ExecResult, type FleetTransport } from "../fleet/ssh";
+import { renderCommand, shellQuote } from "../shell";
+import { leaseFromNow, RENEW_MS, runnerId } from "./lease";
+
+// The deployment runner: batches in order, hosts of a batch at once (at most ssh.concurrency), per
+// host install → version read-back → health check under one held SSH session. Every state change
+// is written to the database as it happens, so any process can show it and nothing is lost if this
+// one dies; cancel requests are read from the database too.
+
+export type DeploymentStatus = "queued" | "running" | "succeeded" | "failed" | "partial" | "cancelled" | "interrupted";
+export type TargetStatus = "pending" | "running" | "succeeded" | "failed" | "skipped" | "cancelled" | "interrupted";
+
+export const ACTIVE_STATUSES: readonly DeploymentStatus[] = ["queued", "running"];
+
+/** Kept of each host's output in the record (the tail). */
+const MAX_OUTPUT_CHARS = 64 * 1024;
+/** Live output reaches the database at most this often per host. */
+const OUTPUT_FLUSH_MS = 750;
+const CANCEL_POLL_MS = 500;
+/** Grace after the remote `timeout` before the transport gives up on the session itself. */
+const TRANSPORT_GRACE_S = 20;
+/** Remote `timeout -k`: after TERM, KILL this many seconds later. */
+const KILL_AFTER_S = 10;
+const VERIFY_TIMEOUT_MS = 60_000;
+
+interface Runner {
+  done: Promise<DeploymentStatus | null>;
+  /** Wakes the runner at once after a cancel request (the database stays the truth). */
+  poke(): void;
+}
+
+const runners = ((globalThis as unknown as { scapRunners?: Map<number, Runner> }).scapRunners ??= new Map<number, Runner>());
+
+/** Starts running a created deployment in this process, in the background. */
+export function launchDeployment(config: AppConfig, id: number, opts: { transport?: FleetTransport } = {}): Promise<DeploymentStatus | null> {
+  const existing = runners.get(id);
+  if (existing) return existing.done;
+  let poke = () => {};
+  const wake = new Promise<void>((resolve) => (poke = resolve));
+  const done = runDeployment(config, id, { ...opts, wake }).catch((e: unknown) => {
+    console.error(`deploy: the runner of deployment ${id} failed`, e);
+    return null;
+  });
+  const runner: Runner = { done, poke: () => poke() };
+  runners.set(id, runner);
+  void done.finally(() => runners.delete(id));
+  return done;
+}
+
+/** Tells this process's runner of a deployment, if it has one, to look at the database now. */
+export function pokeRunner(id: number): void {
+  runners.get(id)?.poke();
+}
+
+/** Resolves when this process's runner of the deployment has ended (at once when there is none). */
+export async function waitForRunner(id: number): Promise<void> {
+  await runners.get(id)?.done;
+}
+
+interface TargetRow {
+  id: number;
+  batch: number;
+  status: string;
+  fromVersion: string | null;
+  host: { id: number; name: string };
+}
+
+interface TargetResult {
+  status: "succeeded" | "failed" | "cancelled";
+  exitCode: number | null;
+  errorKind: string | null;
+  error: string | null;
+  reportedVersion: string | null;
+}
+
+/**
+ * Runs a queued deployment to its end and returns its final status, or null when another runner
+ * has it. Claiming it and every later write are conditional on this process's lease.
+ */
+export async function runDeployment(config: AppConfig, id: number, opts: { transport?: FleetTransport; wake?: Promise<void> } = {}): Promise<DeploymentStatus | null> {
+  const db = getDb();
+  const me = runnerId();
+  const startedAt = new Date();
+  const claimed = await db.deployment.updateMany({
+    where: { id, status: "queued", OR: [{ runnerId: null }, { runnerId: me }] },
+    data: { status: "running", startedAt, runnerId: me, leaseUntil: leaseFromNow() },
+  });
+  if (claimed.count === 0) return null;
+
+  const deployment = await db.deployment.findUniqueOrThrow({
+    where: { id },
+    include: { channel: { select: { name: true } }, targets: { include: { host: { select: { id: true, name: true } } }, orderBy: [{ batch: "asc" }, { id: "asc" }] } },
+  });
+  const transport = opts.transport ?? getFleetTransport(config.ssh);
+  const pkg = config.repository.package;
+  const version = deployment.version;
+  const holder = `deployment ${id}`;
+
+  let cancelled = deployment.cancelRequestedAt !== null;
+  let leaseLost = false;
+  let failures = 0;
+  const stopReason = (): "cancelled" | "lease" | "threshold" | null =>
+    leaseLost ? "lease" : cancelled ? "cancelled" : failures > deployment.maxFailures ? "threshold" : null;
+
+  const renew = setInterval(() => {
+    void db.deployment
+      .updateMany({ where: { id, runnerId: me, status: "running" }, data: { leaseUntil: leaseFromNow() } })
+      .then((r) => {
+        if (r.count === 0) leaseLost = true;
+      })
+      .catch((e: unknown) => console.error(`deploy: renewing the lease of deployment ${id} failed`, e));
+  }, RENEW_MS);
+  let polling = true;
+  const pollCancel = async () => {
+    while (polling && !cancelled) {
+      await Promise.race([sleep(CANCEL_POLL_MS), opts.wake ?? new Promise(() => {})]);
+      if (!polling) break;
+      try {
+        const row = await db.deployment.findUnique({ where: { id }, select: { cancelRequestedAt: true } });
+        if (row?.cancelRequestedAt) cancelled = true;
+      } catch (e) {
+        console.error(`deploy: reading the cancel state of deployment ${id} failed`, e);
+      }
+    }
+  };
+  const poller = pollCancel();
+
+  const limit = pLimit(config.ssh.concurrency);
+  const byBatch = new Map<number, TargetRow[]>();
+  for (const t of deployment.targets) if (t.status === "pending") byBatch.set(t.batch, [...(byBatch.get(t.batch) ?? []), t]);
+
+  try {
+    for (const batch of [...byBatch.keys()].sort((a, b) => a - b)) {
+      if (stopReason()) break;
+      await Promise.all(
+        byBatch.get(batch)!.map((t) =>
+          limit(async () => {
+            // No new host starts once the run must stop; running ones finish.
+            if (stopReason()) return;
+            const result = await runTarget(t);
+            if (result.status === "failed") failures++;
+          }),
+        ),
+      );
+    }
+  } finally {
+    clearInterval(renew);
+    polling = false;
+    await poller;
+  }
+
+  async function runTarget(t: TargetRow): Promise<TargetResult> {
+    const hostConfig = config.hosts.find((h) => h.name === t.host.name);
+    const started = new Date();
+    await db.deploymentTarget.update({ where: { id: t.id }, data: { status: "running", startedAt: started } });
+    const out = new OutputLog((text) => db.deploymentTarget.update({ where: { id: t.id }, data: { output: text } }).then(() => undefined));
+    let result: TargetResult;
+    if (!hostConfig) {
+      result = failed("config", `${t.host.name} is no longer in the configuration`);
+    } else {
+      result = await installOn(hostConfig, t, out).catch((e: unknown) => fromError(e));
+    }
+    const output = await out.close();
+    await db.$transaction(async (tx) => {
+      await tx.deploymentTarget.update({
+        where: { id: t.id },
+        data: { status: result.status, exitCode: result.exitCode, errorKind: result.errorKind, error: result.error, reportedVersion: result.reportedVersion, output, finishedAt: new Date() },
+      });
+      // What the host reported is an observation like a probe's: the hosts page shows it at once.
+      if (result.reportedVersion !== null || result.errorKind === "verify") {
+        await tx.hostObservation.create({
+          data: { hostId: t.host.id, status: result.reportedVersion !== null ? "ok" : "unknown", version: result.reportedVersion, errorKind: result.reportedVersion !== null ? null : "package-state", error: result.reportedVersion !== null ? null : result.error },
+        });
+      }
+    });
+    return result;
+  }
+
+  async function installOn(host: HostConfig, t: TargetRow, out: OutputLog): Promise<TargetResult> {
+    const versionCommand = renderCommand(config.commands.version, { package: pkg });
+    const installCommand = renderCommand(config.commands.install, { package: pkg, version });
+    const healthCommand = config.commands.healthCheck ? renderCommand(config.commands.healthCheck, { package: pkg, version }) : null;
+    const seconds = Math.max(1, Math.round(config.ssh.commandTimeoutSeconds));
+    const onOutput = (chunk: string) => out.append(chunk);
+
+    return transport.withHost(
+      host,
+      async (session) => {
+        const readBack = async (): Promise<{ version: string | null; text: string; known: boolean }> => {
+          const r = await session.exec(versionCommand, { timeoutMs: VERIFY_TIMEOUT_MS });
+          const c = classifyProbe(r, host.name);
+          if (c.status === "ok") return { version: c.version, text: c.version!, known: true };
+          if (c.status === "not-installed") return { version: null, text: "not installed", known: true };
+          return { version: null, text: c.error ?? "no answer", known: false };
+        };
+
+        if (t.fromVersion === version) {
+          const now = await readBack();
+          if (now.version === version) {
+            out.append(`${host.name} already runs ${version}; nothing to install.\n`);
+            return { status: "succeeded", exitCode: 0, errorKind: null, error: null, reportedVersion: version };
+          }
+        }
+        if (cancelled) return { status: "cancelled", exitCode: null, errorKind: "cancelled", error: "cancelled before the install started", reportedVersion: null };
+
+        const install = await session.exec(withRemoteTimeout(installCommand, seconds), { timeoutMs: (seconds + KILL_AFTER_S + TRANSPORT_GRACE_S) * 1000, onOutput });
+        if (install.exitCode !== 0) {
+          if (install.exitCode === 124 || install.exitCode === 137) {
+            return { ...failed("timeout", `the install command ran longer than ${seconds}s and was stopped on the host`), exitCode: install.exitCode };
+          }
+          const after = await readBack().catch(() => null);
+          return { ...failed("install", `the install command failed (${exitText(install)})${lastLine(install)}`), exitCode: install.exitCode, reportedVersion: after?.version ?? null };
+        }
+        const now = await readBack();
+        if (now.version !== version) {
+          return { ...failed("verify", `installed ${version} but the host reports ${now.text}`), exitCode: 0, reportedVersion: now.version };
+        }
+        if (healthCommand) {
+          out.append(`\n$ health check\n`);
+          const health = await session.exec(withRemoteTimeout(healthCommand, seconds), { timeoutMs: (seconds + KILL_AFTER_S + TRANSPORT_GRACE_S) * 1000, onOutput });
+          if (health.exitCode !== 0) {
+            return { ...failed("health", `${version} is installed but the health check failed (${exitText(health)})${lastLine(health)}`), exitCode: health.exitCode, reportedVersion: version };
+          }
+        }
+        return { status: "succeeded", exitCode: 0, errorKind: null, error: null, reportedVersion: version };
+      },
+      { holder },
+    );
+  }
+
+  // ---- the end ----
+  if (leaseLost) return null;
+  const final = await db.$transaction(async (tx) => {
+    const rows = await tx.deploymentTarget.findMany({ where: { deploymentId: id }, include: { host: { select: { name: true } } } });
+    const leftStatus: TargetStatus = cancelled ? "cancelled" : "skipped";
+    const left = rows.filter((r) => r.status === "pending" || r.status === "running");
+    if (left.length > 0) {
+      await tx.deploymentTarget.updateMany({
+        where: { id: { in: left.map((r) => r.id) } },
+        data: { status: leftStatus, error: cancelled ? "cancelled before it started" : `not started: more than ${deployment.maxFailures} host(s) failed`, finishedAt: new Date() },
+      });
+      for (const r of left) r.status = leftStatus;
+    }
+    const count = (s: string) => rows.filter((r) => r.status === s).length;
+    const changed = rows.filter((r) => r.status === "succeeded" && r.fromVersion !== version).length;
+    // failed: no host changed version; partial: some did, so the channel is split.
+    const status: DeploymentStatus = count("cancelled") > 0 ? "cancelled" : count("succeeded") === rows.length ? "succeeded" : changed > 0 ? "partial" : "failed";
+    const finishedAt = new Date();
+    const error =
+      status === "succeeded"
+        ? null
+        : status === "cancelled"
+          ? `cancelled by ${deployment.cancelledBy ?? "someone"}`
+          : `${count("failed")} host(s) failed${count("skipped") > 0 ? `, ${count("skipped")} not started` : ""}`;
+    const updated = await tx.deployment.updateMany({
+      where: { id, runnerId: me, status: "running" },
+      data: { status, finishedAt, error, runnerId: null, leaseUntil: null },
+    });
+    if (updated.count === 0) return null;
+    await tx.hostLock.deleteMany({ where: { deploymentId: id } });
+    // The runner ends it, not the person who started it (their event is deployment.start).
+    await recordAudit(tx, SYSTEM_ACTOR, "deployment.finish", deployment.channel.name, {
+      deploymentId: id,
+      channel: deployment.channel.name,
+      version,
+      status,
+      succeeded: count("succeeded"),
+      failed: count("failed"),
+      skipped: count("skipped"),
+      cancelled: count("cancelled"),
+      durationMs: finishedAt.getTime() - startedAt.getTime(),
+      notOnVersion: rows.filter((r) => r.status !== "succeeded").map((r) => ({ host: r.host.name, status: r.status, version: r.reportedVersion ?? r.fromVersion })),
+    });
+    return status;
+  });
+  return final;
+}
+
+/** Bounds a remote command on the host itself: OpenSSH refuses signals on root sessions, so closing the channel alone may leave it running. */
+export function withRemoteTimeout(command: string, seconds: number): string {
+  return `timeout -k ${KILL_AFTER_S} ${seconds} sh -c ${shellQuote(command)}`;
+}
+
+function failed(kind: string, message: string): TargetResult {
+  return { status: "failed", exitCode: null, errorKind: kind, error: message, reportedVersion: null };
+}
+
+function fromError(e: unknown): TargetResult {
+  if (e instanceof SshError) {
+    const prefix = `${e.host}: `;
+    const message = e.message.startsWith(prefix) ? e.message.slice(prefix.length) : e.message;
+    if (e.kind === "cancelled") return { status: "cancelled", exitCode: null, errorKind: "cancelled", error: message, reportedVersion: null };
+    const kind = CONNECT_ERROR_KINDS.has(e.kind) ? "unreachable" : e.kind === "command-timeout" ? "timeout" : e.kind;
+    return { ...failed(kind, message), exitCode: e.exitCode };
+  }
+  console.error("deploy: a host's install failed unexpectedly", e);
+  return failed("internal", "unexpected error; the server log has the details");
+}
+
+function exitText(r: ExecResult): string {
+  return r.exitCode !== null ? `exit status ${r.exitCode}` : `killed by ${r.signal ?? "a signal"}`;
+}
+
+/** The line that says what went wrong: apt's last `E:` line, else the last line of stderr. */
+function lastLine(r: ExecResult): string {
+  const lines = `${r.stderr}\n${r.stdout}`.split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+  const line = lines.filter((l) => /^E: /.test(l)).at(-1) ?? r.stderr.split(/\r?\n/).map((l) => l.trim()).filter(Boolean).at(-1);
+  return line ? `: ${line.length > 300 ? `${line.slice(0, 300)}…` : line}` : "";
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** A host's combined output: the tail kept, written to the database now and then while it grows. */
+class OutputLog {
+  private text = "";
+  private dirty = false;
+  private timer: NodeJS.Timeout | null = null;
+  private writing: Promise<void> = Promise.resolve();
+  constructor(private readonly write: (text: string) => Promise<void>) {}
+
+  append(chunk: string) {
+    this.text += chunk;
+    if (this.text.length > MAX_OUTPUT_CHARS) this.text = this.text.slice(this.text.length - MAX_OUTPUT_CHARS);
+    this.dirty = true;
+    this.timer ??= setTimeout(() => this.flush(), OUTPUT_FLUSH_MS);
+  }
+
+  private flush() {
+    this.timer = null;
+    if (!this.dirty) return;
+    this.dirty = false;
+    const text = this.text;
+    this.writing = this.writing.then(() => this.write(text)).catch((e: unknown) => console.error("deploy: writing live output failed", e));
+  }
+
+  /** Stops the live writes and returns the final text (the caller stores it with the result). */
+  async close(): Promise<string> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.dirty = false;
+    await this.writing;
+    return this.text;
+  }
+}
