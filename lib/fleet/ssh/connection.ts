@@ -175,6 +175,8 @@ export function createConnector(ssh: SshConfig, idleMs: number): Connector {
 
   function parkBastion(b: Connection) {
     if (b.children > 0 || !b.alive) return;
+    // Commands that outlived close() may have reopened it; nothing will come for it now.
+    if (closed) return destroy(b);
     refSocket(b.sock, false);
     clearTimeout(b.idleTimer);
     b.idleTimer = setTimeout(() => {

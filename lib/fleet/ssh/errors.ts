@@ -13,7 +13,9 @@ export type SshErrorKind =
   | "dns"
   | "network"
   | "protocol"
-  | "cancelled";
+  | "cancelled"
+  /** Another caller held the host for longer than this one would wait (never a connect failure). */
+  | "busy";
 
 /** Kinds that mean the host could not be reached or trusted (no command ran). */
 export const CONNECT_ERROR_KINDS: ReadonlySet<SshErrorKind> = new Set([
@@ -39,6 +41,8 @@ export class SshError extends Error {
   readonly stdoutTail: string;
   readonly stderrTail: string;
   readonly durationMs: number;
+  /** For "busy": who held the host, as the holder named itself ("deployment 12"); otherwise null. */
+  readonly holder: string | null;
 
   constructor(init: {
     kind: SshErrorKind;
@@ -50,6 +54,7 @@ export class SshError extends Error {
     stdout?: string;
     stderr?: string;
     durationMs: number;
+    holder?: string | null;
     cause?: unknown;
   }) {
     super(init.message, init.cause === undefined ? undefined : { cause: init.cause });
@@ -62,6 +67,7 @@ export class SshError extends Error {
     this.stdoutTail = tailText(init.stdout ?? "", ERROR_TAIL_CHARS);
     this.stderrTail = tailText(init.stderr ?? "", ERROR_TAIL_CHARS);
     this.durationMs = init.durationMs;
+    this.holder = init.holder ?? null;
     addBrand(this, "SshError");
   }
 

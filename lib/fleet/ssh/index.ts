@@ -3,4 +3,15 @@ import "server-only";
 
 export { CONNECT_ERROR_KINDS, redactCommand, SshError, type SshErrorKind } from "./errors";
 export type { ExecOptions, ExecResult } from "./exec";
-export { closeFleetTransport, createFleetTransport, getFleetTransport, type FleetTransport, type TransportOptions } from "./transport";
+export { hostHolder } from "./locks";
+export {
+  closeFleetTransport,
+  createFleetTransport,
+  getFleetTransport,
+  type FleetTransport,
+  type HostSession,
+  type HostWaitOptions,
+  type TransportExecOptions,
+  type TransportOptions,
+  type WithHostOptions,
+} from "./transport";
