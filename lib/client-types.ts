@@ -56,4 +56,6 @@ export interface ProbeView {
   done: number;
   running: boolean;
   error: string | null;
+  /** Hosts not probed because a deployment holds them (their last observation stands). */
+  busy: { host: string; holder: string }[];
 }

@@ -74,6 +74,7 @@ export function probeView(): ProbeView | null {
     done: p.done,
     running: p.running,
     error: p.error ?? null,
+    busy: p.busy,
   };
 }
 

@@ -1,21 +1,11 @@
 // Input grammars and the machine check that runs before anything is started.
 import fs from "node:fs";
 import path from "node:path";
+import { isValidVersion } from "../../lib/apt/version";
 import { run, tcpListeners } from "./util";
 
-/** Debian policy 5.6.12: [epoch:]upstream[-revision]; a hyphen in upstream only when a revision follows. */
-export function isDebianVersion(v: string): boolean {
-  if (v.length === 0 || v.length > 255) return false;
-  const m = /^(?:([0-9]+):)?(.+)$/.exec(v);
-  if (!m) return false;
-  const rest = m[2]!;
-  const dash = rest.lastIndexOf("-");
-  const upstream = dash >= 0 ? rest.slice(0, dash) : rest;
-  const revision = dash >= 0 ? rest.slice(dash + 1) : null;
-  if (!/^[0-9][A-Za-z0-9.+~-]*$/.test(upstream)) return false;
-  if (revision !== null && !/^[A-Za-z0-9.+~]+$/.test(revision)) return false;
-  return true;
-}
+/** The app's own grammar (Debian policy 5.6.12), so the sandbox accepts exactly what the app does. */
+export const isDebianVersion = isValidVersion;
 
 export function assertDebianVersion(v: string): string {
   if (!isDebianVersion(v)) throw new Error(`not a Debian version: ${JSON.stringify(v)}`);

@@ -35,7 +35,3 @@ export class RepositoryError extends AppError {
     return hasBrand(value, "RepositoryError");
   }
 }
-
-export function isRepositoryError(e: unknown): e is RepositoryError {
-  return e instanceof RepositoryError;
-}

@@ -5,7 +5,8 @@ import { repositorySchema, type RepositoryConfig } from "../config-schema";
 import { getDb } from "../db";
 import { useTestDatabase } from "../testing/db";
 import { findBuild, getRepositoryStatus, listBuilds } from "./queries";
-import { refreshBuilds, repositorySourceKey, startBuildRefreshTimer } from "./refresh";
+import { refreshBuilds, startBuildRefreshTimer } from "./refresh";
+import { repositorySourceKey } from "./source";
 import { createSignedRepo, type RepoFixture } from "./testing/signed-repo";
 
 const V1 = "4.79.0-1+0~20261101080000.3~1.gbp000aaa";
@@ -133,13 +134,34 @@ describe("refreshBuilds", () => {
     expect(await getRepositoryStatus(config)).toMatchObject({ lastErrorKind: null, lastError: null, lastErrorAt: null });
   });
 
-  it("records a fault of its own as an internal error", async () => {
-    const outcome = await refreshBuilds(config, ACTOR, {
-      now: () => {
-        throw new Error("clock broke");
-      },
-    });
-    expect(outcome).toMatchObject({ ok: false, errorKind: "internal", error: "unexpected error while reading the repository: clock broke" });
+  it("records a fault of its own as an internal error, its text in the server log only", async () => {
+    const logged = vi.spyOn(console, "error").mockImplementation(() => {});
+    try {
+      const outcome = await refreshBuilds(config, ACTOR, {
+        now: () => {
+          throw new Error("clock broke at /srv/secret/path");
+        },
+      });
+      const generic = "unexpected error; the server log has the details";
+      expect(outcome).toMatchObject({ ok: false, errorKind: "internal", error: generic });
+      expect(await getRepositoryStatus(config)).toMatchObject({ lastErrorKind: "internal", lastError: generic });
+      expect((await audits()).at(-1)!.payload).toEqual({ ok: false, errorKind: "internal", error: generic });
+      expect(logged).toHaveBeenCalledWith(expect.stringContaining("failed unexpectedly"), expect.objectContaining({ message: "clock broke at /srv/secret/path" }));
+    } finally {
+      logged.mockRestore();
+    }
+  });
+
+  it("refuses a viewer before reading anything", async () => {
+    const viewer: Actor = { id: null, name: "v", source: "ui", role: "viewer" };
+    const before = { audits: await audits(), state: await getRepositoryStatus(config), builds: await buildRows() };
+    fx.requests.length = 0;
+    await expect(refreshBuilds(config, viewer)).rejects.toMatchObject({ code: "FORBIDDEN" });
+    await expect(refreshBuilds(config, viewer, { force: true })).rejects.toMatchObject({ code: "FORBIDDEN" });
+    expect(fx.requests).toEqual([]);
+    expect(await audits()).toEqual(before.audits);
+    expect(await getRepositoryStatus(config)).toEqual(before.state);
+    expect(await buildRows()).toEqual(before.builds);
   });
 
   it("lets a concurrent call join the running refresh, with an event for a person who joined another's", async () => {

@@ -1,5 +1,7 @@
 import "server-only";
 import { recordAudit, SYSTEM_ACTOR, type Actor, type AuditPayload } from "../audit/log";
+import { authorize } from "../auth/authorize";
+import { backgroundRuns, startTimer, type Timer } from "../background";
 import type { RepositoryConfig } from "../config-schema";
 import { getDb, type Tx } from "../db";
 import { RepositoryError } from "./errors";
@@ -31,7 +33,8 @@ export type RefreshOutcome =
       durationMs: number;
     };
 
-export { repositorySourceKey };
+/** What viewers see of a failure that is not a RepositoryError; the server log has the error itself. */
+const UNEXPECTED_ERROR = "unexpected error; the server log has the details";
 
 // Stored in columns of their own, or of no use once the hash is checked.
 const OMITTED_FIELDS = new Set(["package", "version", "architecture", "filename", "size", "sha256", "md5sum", "sha1", "sha512", "description-md5"]);
@@ -115,9 +118,10 @@ async function refreshOnce(config: RepositoryConfig, actor: Actor, options: Refr
     read = await readRepository(config, previous, options);
   } catch (e) {
     const known = e instanceof RepositoryError;
+    // Viewers read lastError and the audit log: only a RepositoryError's message is meant for them.
     if (!known) console.error(`builds: reading ${source} failed unexpectedly`, e);
     const errorKind = known ? e.kind : "internal";
-    const error = known ? e.message : `unexpected error while reading the repository: ${e instanceof Error ? e.message : String(e)}`;
+    const error = known ? e.message : UNEXPECTED_ERROR;
     const at = new Date();
     const durationMs = at.getTime() - startedAt.getTime();
     await db.$transaction(async (tx) => {
@@ -174,15 +178,18 @@ function auditPayload(outcome: RefreshOutcome): AuditPayload<"builds.refresh"> {
   };
 }
 
-interface RunningRefresh {
-  promise: Promise<RefreshOutcome>;
-  actor: Actor;
+interface RefreshProgress {
+  /** The read downloads everything again. */
   forced: boolean;
 }
 
-const running = ((globalThis as unknown as { scapBuildRefresh?: Map<string, RunningRefresh> }).scapBuildRefresh ??= new Map<string, RunningRefresh>());
-
-const sameActor = (a: Actor, b: Actor) => a.id === b.id && a.name === b.name && a.source === b.source;
+const refreshes = backgroundRuns<RefreshOutcome, RefreshProgress>("builds.refresh", {
+  async recordJoined(joiners, outcome, run) {
+    await getDb().$transaction(async (tx) => {
+      for (const actor of joiners) await recordAudit(tx, actor, "builds.refresh", run.key, { ...auditPayload(outcome), joined: true });
+    });
+  },
+});
 
 /**
  * Reads the repository and stores what it lists: Build rows upserted (never deleted), the
@@ -193,73 +200,38 @@ const sameActor = (a: Actor, b: Actor) => a.id === b.id && a.name === b.name && 
  * person joining someone else's run gets an event of their own (joined: true), since the run's
  * event names its starter and a scheduled run may write none. A forced call never settles for an
  * unforced run: it waits for it, then reads everything again.
- * Repository problems are outcomes (ok: false); only database failures throw.
+ * Repository problems are outcomes (ok: false); only database failures throw, and FORBIDDEN for
+ * an actor without builds.refresh.
  */
 export function refreshBuilds(config: RepositoryConfig, actor: Actor, options: RefreshOptions = {}): Promise<RefreshOutcome> {
-  const source = repositorySourceKey(config);
-  const current = running.get(source);
-  if (current) {
-    if (options.force && !current.forced) {
-      const again = () => refreshBuilds(config, actor, options);
-      return current.promise.then(again, again);
-    }
-    if (actor.source === "system" || sameActor(actor, current.actor)) return current.promise;
-    return current.promise.then(async (outcome) => {
-      await getDb().$transaction((tx) => recordAudit(tx, actor, "builds.refresh", source, { ...auditPayload(outcome), joined: true }));
-      return outcome;
-    });
+  try {
+    authorize(actor, "builds.refresh");
+  } catch (e) {
+    return Promise.reject(e);
   }
-  const promise = refreshOnce(config, actor, options).finally(() => running.delete(source));
-  running.set(source, { promise, actor, forced: options.force === true });
-  return promise;
+  const forced = options.force === true;
+  return refreshes.joinOrStart({
+    key: repositorySourceKey(config),
+    actor,
+    progress: () => ({ forced }),
+    work: () => refreshOnce(config, actor, options),
+    accepts: (run) => !forced || run.progress.forced,
+  });
 }
-
-export interface RefreshTimer {
-  stop(): void;
-}
-
-const timerSlot = globalThis as unknown as { scapBuildRefreshTimer?: RefreshTimer };
-
-// When no repository is configured (or the config is broken), look again after this long.
-const IDLE_RETRY_MS = 60_000;
 
 /**
  * Refreshes every repository.refreshSeconds (re-read from getConfig each time, so a config reload
  * applies), starting now. Runs never overlap; the timer does not keep the process alive; failures
  * are logged, never thrown. Starting again replaces the previous timer.
  */
-export function startBuildRefreshTimer(getConfig: () => RepositoryConfig | null | undefined, options: { actor?: Actor; initialDelayMs?: number } = {}): RefreshTimer {
-  timerSlot.scapBuildRefreshTimer?.stop();
-  let stopped = false;
-  let timer: NodeJS.Timeout | null = null;
-  const schedule = (ms: number) => {
-    if (stopped) return;
-    timer = setTimeout(() => void tick(), ms);
-    timer.unref();
-  };
-  const tick = async () => {
-    let next = IDLE_RETRY_MS;
-    try {
-      const config = getConfig();
-      if (config) {
-        next = config.refreshSeconds * 1000;
-        const outcome = await refreshBuilds(config, options.actor ?? SYSTEM_ACTOR);
-        if (!outcome.ok) console.warn(`builds: scheduled refresh of ${repositorySourceKey(config)} failed (${outcome.errorKind}): ${outcome.error}`);
-      }
-    } catch (e) {
-      console.error("builds: scheduled refresh failed", e);
-    } finally {
-      schedule(next);
-    }
-  };
-  const handle: RefreshTimer = {
-    stop() {
-      stopped = true;
-      if (timer) clearTimeout(timer);
-      if (timerSlot.scapBuildRefreshTimer === handle) timerSlot.scapBuildRefreshTimer = undefined;
+export function startBuildRefreshTimer(getConfig: () => RepositoryConfig | null | undefined, options: { actor?: Actor; initialDelayMs?: number } = {}): Timer {
+  return startTimer("builds.refresh", {
+    config: getConfig,
+    intervalMs: (config) => config.refreshSeconds * 1000,
+    initialDelayMs: options.initialDelayMs,
+    async run(config) {
+      const outcome = await refreshBuilds(config, options.actor ?? SYSTEM_ACTOR);
+      if (!outcome.ok) console.warn(`builds: scheduled refresh of ${repositorySourceKey(config)} failed (${outcome.errorKind}): ${outcome.error}`);
     },
-  };
-  timerSlot.scapBuildRefreshTimer = handle;
-  schedule(options.initialDelayMs ?? 0);
-  return handle;
+  });
 }

@@ -1,11 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { changeHostKey, hangHost, installedVersion, setInstalled, startHost, stopHost } from "../../e2e/sandbox";
 import { SYSTEM_ACTOR, type Actor } from "../audit/log";
 import type { AppConfig } from "../config";
 import { getDb } from "../db";
 import { listChannels } from "../deploy/channels";
 import { useTestDatabase } from "../testing/db";
-import { classifyProbe, getProbeProgress, probeFleet, probeHosts, startProbe, startProbeTimer } from "./probe";
+import { classifyProbe, getProbeProgress, probeFleet, probeHosts, startProbeTimer } from "./probe";
 import { listHosts } from "../deploy/fleet-view";
 import { closeFleetTransport, SshError, type ExecResult } from "./ssh";
 import { knownHostsVariant, startSandbox, type FleetSandbox } from "./testing";
@@ -64,7 +64,17 @@ describe("classifyProbe", () => {
       expect(classifyProbe(err(kind, "x")).status).toBe("unreachable");
     }
     expect(classifyProbe(err("command-timeout", "command timed out"))).toEqual({ status: "unknown", version: null, errorKind: "command-timeout", error: "command timed out; output: partial" });
-    expect(classifyProbe(new Error("boom"), "beta01")).toMatchObject({ status: "unknown", errorKind: "internal" });
+  });
+
+  it("keeps the text of a fault of its own out of the observation, and logs it", () => {
+    const logged = vi.spyOn(console, "error").mockImplementation(() => {});
+    try {
+      const boom = new Error("boom at /srv/app/lib/secret.ts:12");
+      expect(classifyProbe(boom, "beta01")).toEqual({ status: "unknown", version: null, errorKind: "internal", error: "unexpected error; the server log has the details" });
+      expect(logged).toHaveBeenCalledWith(expect.stringContaining("beta01"), boom);
+    } finally {
+      logged.mockRestore();
+    }
   });
 });
 
@@ -168,14 +178,16 @@ describe("probing the sandbox cluster", () => {
 
   it("runs in the background, joining a probe already running", async () => {
     const before = (await getDb().auditEvent.findFirstOrThrow({ orderBy: { id: "desc" } })).id;
-    const first = startProbe(config, SYSTEM_ACTOR);
-    const second = startProbe(config, SYSTEM_ACTOR);
-    expect(first.started).toBe(true);
-    expect(second).toMatchObject({ started: false, run: { id: first.run.id, running: true } });
-    expect(getProbeProgress()).toMatchObject({ id: first.run.id, running: true, total: 6 });
+    const first = probeFleet(config, SYSTEM_ACTOR);
+    const progress = getProbeProgress()!;
+    expect(progress).toMatchObject({ running: true, total: 6, busy: [] });
+    const second = probeFleet(config, SYSTEM_ACTOR);
+    expect(getProbeProgress()!.id).toBe(progress.id);
     const done = await probeFleet(config, ACTOR);
-    expect(done).toMatchObject({ id: first.run.id, running: false, done: 6, total: 6, counts: { ok: 2, notInstalled: 1, unreachable: 3, unknown: 0 } });
+    expect(done).toMatchObject({ id: progress.id, running: false, done: 6, total: 6, counts: { ok: 2, notInstalled: 1, unreachable: 3, unknown: 0 } });
     expect(done.finishedAt).toBeInstanceOf(Date);
+    expect(await first).toEqual(done);
+    expect(await second).toEqual(done);
     // beta01 is reachable again (the last probe used another known_hosts): the run records its own
     // event, and the person who joined it gets one of theirs with the same outcome.
     const events = await getDb().auditEvent.findMany({ where: { action: "hosts.refresh", id: { gt: before } }, orderBy: { id: "asc" } });
@@ -190,17 +202,19 @@ describe("probing the sandbox cluster", () => {
   it("records a person's refresh that joined a scheduled probe which saw nothing new", async () => {
     const audits = () => getDb().auditEvent.findMany({ where: { action: "hosts.refresh" }, orderBy: { id: "asc" } });
     const before = (await audits()).length;
-    startProbe(config, SYSTEM_ACTOR);
+    const scheduled = probeFleet(config, SYSTEM_ACTOR);
     const done = await probeFleet(config, ACTOR);
+    await scheduled;
     const events = (await audits()).slice(before);
     expect(events.map((e) => e.actorName)).toEqual(["alice"]);
     expect(JSON.parse(events[0]!.payload)).toMatchObject({ hosts: 6, ...done.counts, changed: [], joined: true });
 
     // Joining one's own run adds nothing: the run's event already names the person.
-    startProbe(config, ACTOR);
+    const own = probeFleet(config, ACTOR);
     await probeFleet(config, ACTOR);
-    const own = (await audits()).slice(before + 1);
-    expect(own.map((e) => [e.actorName, JSON.parse(e.payload).joined])).toEqual([["alice", undefined]]);
+    await own;
+    const mine = (await audits()).slice(before + 1);
+    expect(mine.map((e) => [e.actorName, JSON.parse(e.payload).joined])).toEqual([["alice", undefined]]);
   });
 
   it("probes on a timer without overlapping", async () => {
@@ -209,7 +223,8 @@ describe("probing the sandbox cluster", () => {
     const count = () => getDb().hostObservation.count();
     const before = await count();
     // The timer's first tick comes while this probe runs: it joins it rather than starting another.
-    const running = startProbe(config, ACTOR);
+    const running = probeFleet(config, ACTOR);
+    const runId = getProbeProgress()!.id;
     let replacedTicks = 0;
     let ticks = 0;
     const replaced = startProbeTimer(() => {
@@ -217,29 +232,31 @@ describe("probing the sandbox cluster", () => {
       return config;
     });
     // Starting again replaces the timer, as the builds timer does.
-    const stop = startProbeTimer(() => {
+    const timer = startProbeTimer(() => {
       ticks++;
       return config;
     });
     try {
-      expect(stop).not.toBe(replaced);
-      await probeFleet(config, ACTOR);
+      expect(timer).not.toBe(replaced);
+      await running;
       await new Promise((r) => setTimeout(r, 300));
       expect([replacedTicks, ticks]).toEqual([0, 1]);
-      expect(getProbeProgress()).toMatchObject({ id: running.run.id, running: false });
+      expect(getProbeProgress()).toMatchObject({ id: runId, running: false });
       expect(await count()).toBe(before + n);
     } finally {
-      stop();
+      timer.stop();
     }
     // A tick with nothing running starts a probe of its own.
-    const stop2 = startProbeTimer(() => config);
+    const timer2 = startProbeTimer(() => config);
     try {
       const deadline = Date.now() + 10_000;
       while ((await count()) === before + n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
       expect(await count()).toBe(before + 2 * n);
     } finally {
-      stop2();
+      timer2.stop();
     }
+    // Let that probe end before the next test starts its own.
+    while (getProbeProgress()!.running) await new Promise((r) => setTimeout(r, 50));
   });
 
   it("audits a scheduled probe only when it saw something new, and a person's probe always", async () => {
@@ -256,6 +273,56 @@ describe("probing the sandbox cluster", () => {
       expect(await audits()).toBe(before + 2);
     } finally {
       await startHost(fx.sb, "beta01");
+    }
+  });
+
+  it("refuses a viewer before touching anything", async () => {
+    const viewer: Actor = { id: null, name: "v", source: "ui", role: "viewer" };
+    const db = getDb();
+    const state = async () => ({ audits: await db.auditEvent.count(), observations: await db.hostObservation.count(), progress: getProbeProgress() });
+    const before = await state();
+    await expect(probeHosts(config, viewer)).rejects.toMatchObject({ code: "FORBIDDEN" });
+    await expect(probeFleet(config, viewer)).rejects.toMatchObject({ code: "FORBIDDEN" });
+    expect(await state()).toEqual(before);
+  });
+
+  it("leaves hosts a running deployment holds alone, and keeps their last observation", async () => {
+    const db = getDb();
+    const ids = Object.fromEntries((await db.host.findMany({ select: { id: true, name: true } })).map((h) => [h.name, h.id]));
+    const beta = await db.channel.findUniqueOrThrow({ where: { name: "beta" } });
+    const deployment = (status: string, targets: { host: string; status: string }[]) =>
+      db.deployment.create({
+        data: {
+          kind: "promote",
+          channelId: beta.id,
+          version: fx.sb.versions[2]!,
+          status,
+          reason: "test",
+          actorName: "alice",
+          source: "ui",
+          batchSize: 1,
+          maxFailures: 0,
+          targets: { create: targets.map((t, i) => ({ hostId: ids[t.host]!, batch: i, toVersion: fx.sb.versions[2]!, status: t.status })) },
+        },
+      });
+    const running = await deployment("running", [
+      { host: "beta02", status: "running" },
+      { host: "beta03", status: "pending" },
+    ]);
+    // A target left "running" by a deployment that has ended holds nothing.
+    const ended = await deployment("interrupted", [{ host: "beta04", status: "running" }]);
+    const last = await db.hostObservation.findFirstOrThrow({ where: { hostId: ids.beta02 }, orderBy: { id: "desc" } });
+    try {
+      const run = await probeHosts(config, ACTOR);
+      expect(run.busy).toEqual([{ host: "beta02", holder: `deployment ${running.id}` }]);
+      expect(run.hosts.map((h) => h.host)).toEqual(["beta01", "beta03", "beta04", "beta05", "beta06"]);
+      expect((await db.hostObservation.findFirstOrThrow({ where: { hostId: ids.beta02 }, orderBy: { id: "desc" } })).id).toBe(last.id);
+
+      const done = await probeFleet(config, ACTOR);
+      expect(done).toMatchObject({ running: false, done: 6, total: 6, busy: [{ host: "beta02", holder: `deployment ${running.id}` }] });
+      expect(Object.values(done.counts!).reduce((a, b) => a + b, 0)).toBe(5);
+    } finally {
+      await db.deployment.deleteMany({ where: { id: { in: [running.id, ended.id] } } });
     }
   });
 });

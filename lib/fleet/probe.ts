@@ -1,9 +1,10 @@
 import "server-only";
-import { randomUUID } from "node:crypto";
 import { isValidVersion } from "../apt/version";
 import { recordAudit, SYSTEM_ACTOR, type Actor } from "../audit/log";
+import { authorize } from "../auth/authorize";
+import { backgroundRuns, startTimer, type BackgroundRun, type Timer } from "../background";
 import type { AppConfig } from "../config-schema";
-import { getDb } from "../db";
+import { getDb, type Db } from "../db";
 import { AppError } from "../errors";
 import { renderCommand } from "../shell";
 import { syncInventory, type InventorySyncResult } from "./inventory";
@@ -24,11 +25,21 @@ export interface HostProbeResult extends ProbeClassification {
   durationMs: number;
 }
 
+/** A host another run holds (a deployment installing on it): not probed, its last observation stands. */
+export interface BusyHost {
+  host: string;
+  /** Who holds it, e.g. "deployment 12". */
+  holder: string;
+}
+
 export interface ProbeRunResult {
   startedAt: Date;
   finishedAt: Date;
   durationMs: number;
+  /** Hosts probed, each with the observation stored for it. */
   hosts: HostProbeResult[];
+  /** Hosts skipped because a deployment holds them; no observation is stored for them. */
+  busy: BusyHost[];
   counts: { ok: number; notInstalled: number; unreachable: number; unknown: number };
   /** Hosts whose package state differs from their previous known one (not-installed = null). */
   changed: { host: string; from: string | null; to: string | null }[];
@@ -44,6 +55,8 @@ export interface ProbeProgress {
   running: boolean;
   error?: string;
   counts?: ProbeRunResult["counts"];
+  /** Hosts skipped so far because a deployment holds them. */
+  busy: BusyHost[];
 }
 
 // A version query answers in milliseconds; the install-sized command timeout would let one stuck
@@ -56,13 +69,20 @@ function clip(text: string, max = OUTPUT_IN_ERROR): string {
   return t.length <= max ? t : `…${t.slice(t.length - max)}`;
 }
 
+/** What viewers see of a probe's own failure; the server log has the error itself. */
+const UNEXPECTED_ERROR = "unexpected error; the server log has the details";
+
 // `${db:Status-Abbrev} ${Version}` output, for a version command that reports dpkg's state too. The
 // abbreviation ends in a space when there is no error flag, and a package that is not installed has
 // no version, so "un " is a whole answer: match before trimming, and tolerate a transport that
 // stripped the trailing blanks.
 const STATUS_ABBREV = /^([uihrp])([ncHUFWti])(?:([ R]) ?(\S*))?[ \t]*$/;
 
-/** Turns the outcome of the version command on one host into an observation. */
+/**
+ * Turns the outcome of the version command on one host into an observation. An outcome that is
+ * neither a result nor an SshError is a fault of ours: it is logged, and the observation says only
+ * that (viewers read it).
+ */
 export function classifyProbe(outcome: ExecResult | unknown, host?: string): ProbeClassification {
   if (outcome instanceof SshError) {
     const prefix = `${outcome.host}: `;
@@ -72,8 +92,8 @@ export function classifyProbe(outcome: ExecResult | unknown, host?: string): Pro
     return { status: "unknown", version: null, errorKind: outcome.kind, error: tailText ? `${message}; output: ${tailText}` : message };
   }
   if (!isExecResult(outcome)) {
-    const message = outcome instanceof Error ? outcome.message : String(outcome);
-    return { status: "unknown", version: null, errorKind: "internal", error: `probe failed${host ? ` on ${host}` : ""}: ${message}` };
+    console.error(`fleet: probe${host ? ` of ${host}` : ""} failed unexpectedly`, outcome);
+    return { status: "unknown", version: null, errorKind: "internal", error: UNEXPECTED_ERROR };
   }
   const r = outcome;
   const out = r.stdout.trim();
@@ -107,15 +127,36 @@ function isExecResult(v: unknown): v is ExecResult {
   return typeof v === "object" && v !== null && "exitCode" in v && "stdout" in v && "stderr" in v;
 }
 
+/** Hosts a running deployment is installing on, with the deployment that holds each. */
+async function hostsInRunningDeployments(db: Db, hostIds: number[]): Promise<Map<number, string>> {
+  const rows = await db.deploymentTarget.findMany({
+    where: { hostId: { in: hostIds }, status: "running", deployment: { status: "running" } },
+    select: { hostId: true, deploymentId: true },
+    orderBy: { deploymentId: "asc" },
+  });
+  return new Map(rows.map((r) => [r.hostId, `deployment ${r.deploymentId}`]));
+}
+
+function isBusy(e: unknown): e is SshError & { holder?: string } {
+  return e instanceof SshError && (e.kind as string) === "busy";
+}
+
+export interface ProbeOptions {
+  /** Only these hosts (names from the config). */
+  hosts?: string[];
+  onProgress?: (progress: { done: number; total: number; busy: readonly BusyHost[] }) => void;
+  transport?: FleetTransport;
+}
+
 /**
  * Runs the version command on every host (or the named ones) and stores one observation per host,
  * with a `hosts.refresh` audit event, in one transaction. Unreachable hosts are results, not errors.
+ * Hosts a deployment holds (a running target of a running deployment, or the transport's host
+ * lock) are not probed and get no observation: the probe neither waits out an install nor
+ * overwrites what the deployment records. Needs hosts.refresh.
  */
-export async function probeHosts(
-  config: AppConfig,
-  actor: Actor,
-  opts: { hosts?: string[]; onProgress?: (done: number, total: number) => void; transport?: FleetTransport } = {},
-): Promise<ProbeRunResult> {
+export async function probeHosts(config: AppConfig, actor: Actor, opts: ProbeOptions = {}): Promise<ProbeRunResult> {
+  authorize(actor, "hosts.refresh");
   const startedAt = new Date();
   const inventory = await syncInventory(config);
   let targets = config.hosts;
@@ -128,34 +169,49 @@ export async function probeHosts(
   const db = getDb();
   const rows = await db.host.findMany({ where: { name: { in: targets.map((h) => h.name) } }, select: { id: true, name: true } });
   const hostId = new Map(rows.map((r) => [r.name, r.id]));
+  const deploying = await hostsInRunningDeployments(db, rows.map((r) => r.id));
+  const busy: BusyHost[] = targets.flatMap((h) => {
+    const holder = deploying.get(hostId.get(h.name)!);
+    return holder ? [{ host: h.name, holder }] : [];
+  });
 
   const command = renderCommand(config.commands.version, { package: config.repository.package });
   const transport = opts.transport ?? getFleetTransport(config.ssh);
   const timeoutMs = Math.min(config.ssh.commandTimeoutSeconds * 1000, PROBE_TIMEOUT_CAP_MS);
-  let done = 0;
-  opts.onProgress?.(0, targets.length);
-  const results = await Promise.all(
-    targets.map(async (host) => {
-      const t0 = Date.now();
-      let outcome: ExecResult | unknown;
-      try {
-        // A probe is also a reachability and host-key check: always a new connection.
-        outcome = await transport.exec(host, command, { timeoutMs, fresh: true });
-      } catch (e) {
-        outcome = e;
-        if (!(e instanceof SshError)) console.error(`fleet: probe of ${host.name} failed unexpectedly`, e);
-      }
-      const result: HostProbeResult & { observedAt: Date } = {
-        host: host.name,
-        ...classifyProbe(outcome, host.name),
-        durationMs: outcome instanceof SshError ? outcome.durationMs : isExecResult(outcome) ? outcome.durationMs : Date.now() - t0,
-        observedAt: new Date(),
-      };
-      done++;
-      opts.onProgress?.(done, targets.length);
-      return result;
-    }),
+  let done = busy.length;
+  const report = () => opts.onProgress?.({ done, total: targets.length, busy });
+  report();
+  const probed = await Promise.all(
+    targets
+      .filter((h) => !deploying.has(hostId.get(h.name)!))
+      .map(async (host): Promise<(HostProbeResult & { observedAt: Date }) | null> => {
+        const t0 = Date.now();
+        let outcome: ExecResult | unknown;
+        try {
+          // A probe is also a reachability and host-key check: always a new connection. A host
+          // another command holds (an install) fails at once instead of queueing behind it.
+          outcome = await transport.exec(host, command, { timeoutMs, fresh: true, ifBusy: "fail" } as Parameters<FleetTransport["exec"]>[2]);
+        } catch (e) {
+          outcome = e;
+        }
+        done++;
+        if (isBusy(outcome)) {
+          busy.push({ host: host.name, holder: outcome.holder ?? "another command" });
+          report();
+          return null;
+        }
+        const result = {
+          host: host.name,
+          ...classifyProbe(outcome, host.name),
+          durationMs: outcome instanceof SshError ? outcome.durationMs : isExecResult(outcome) ? outcome.durationMs : Date.now() - t0,
+          observedAt: new Date(),
+        };
+        report();
+        return result;
+      }),
   );
+  const results = probed.filter((r) => r !== null);
+  busy.sort((a, b) => targets.findIndex((h) => h.name === a.host) - targets.findIndex((h) => h.name === b.host));
 
   const finishedAt = new Date();
   const durationMs = finishedAt.getTime() - startedAt.getTime();
@@ -177,17 +233,19 @@ export async function probeHosts(
         changed.push({ host: r.host, from: prev.version, to: r.version });
       }
     }
-    await tx.hostObservation.createMany({
-      data: results.map((r) => ({
-        hostId: hostId.get(r.host)!,
-        status: r.status,
-        version: r.version,
-        errorKind: r.errorKind,
-        error: r.error,
-        durationMs: r.durationMs,
-        observedAt: r.observedAt,
-      })),
-    });
+    if (results.length > 0) {
+      await tx.hostObservation.createMany({
+        data: results.map((r) => ({
+          hostId: hostId.get(r.host)!,
+          status: r.status,
+          version: r.version,
+          errorKind: r.errorKind,
+          error: r.error,
+          durationMs: r.durationMs,
+          observedAt: r.observedAt,
+        })),
+      });
+    }
     // A scheduled probe that saw what the last one saw is not worth an event; people's refreshes always are.
     const sameAsLast = results.every((r) => {
       const before = last.get(hostId.get(r.host)!);
@@ -205,6 +263,7 @@ export async function probeHosts(
     finishedAt,
     durationMs,
     hosts: results.map(({ observedAt: _observedAt, ...r }) => r),
+    busy,
     counts,
     changed,
     inventory,
@@ -213,121 +272,87 @@ export async function probeHosts(
 
 // --- background runs ----------------------------------------------------------------------------
 
-interface ProbeRun {
-  progress: ProbeProgress;
-  promise: Promise<void>;
-  actor: Actor;
-  /** People whose request joined this run; each gets an event of their own once it ends. */
-  joiners: Actor[];
-}
+type ProbeRunProgress = Omit<ProbeProgress, "id" | "startedAt" | "finishedAt" | "running">;
 
-const globalForProbe = globalThis as unknown as {
-  scapProbe?: ProbeRun;
-  scapProbeTimer?: { stop: () => void };
-};
+// One probe of the fleet at a time in the process.
+const FLEET = "fleet";
 
-const sameActor = (a: Actor, b: Actor) => a.id === b.id && a.name === b.name && a.source === b.source;
+const probes = backgroundRuns<ProbeRunResult, ProbeRunProgress>("hosts.refresh", {
+  async recordJoined(joiners, result) {
+    const payload = { hosts: result.hosts.length, ...result.counts, changed: result.changed, durationMs: result.durationMs, joined: true };
+    await getDb().$transaction(async (tx) => {
+      for (const actor of joiners) await recordAudit(tx, actor, "hosts.refresh", null, payload);
+    });
+  },
+});
 
-// The run's own event names whoever started it, and a scheduled run that saw nothing new writes
-// none: without these, a person's refresh that joined it would leave no trace.
-async function recordJoined(joiners: Actor[], result: ProbeRunResult): Promise<void> {
-  if (joiners.length === 0) return;
-  const payload = { hosts: result.hosts.length, ...result.counts, changed: result.changed, durationMs: result.durationMs, joined: true };
-  await getDb().$transaction(async (tx) => {
-    for (const actor of joiners) await recordAudit(tx, actor, "hosts.refresh", null, payload);
-  });
-}
-
-function joinOrStart(config: AppConfig, actor: Actor): { started: boolean; run: ProbeRun } {
-  const current = globalForProbe.scapProbe;
-  if (current?.progress.running) {
-    if (actor.source !== "system" && !sameActor(actor, current.actor)) current.joiners.push(actor);
-    return { started: false, run: current };
-  }
-  const progress: ProbeProgress = { id: randomUUID(), startedAt: new Date(), total: config.hosts.length, done: 0, running: true };
-  const joiners: Actor[] = [];
-  const promise = probeHosts(config, actor, {
-    onProgress: (done, total) => {
-      progress.done = done;
-      progress.total = total;
-    },
-  }).then(
-    async (result) => {
-      progress.counts = result.counts;
-      progress.running = false;
-      progress.finishedAt = new Date();
-      // No one can join any more (running is false), so the list is complete.
-      await recordJoined(joiners, result).catch((e: unknown) => console.error("fleet: recording the requests that joined a probe failed", e));
-    },
-    (e: unknown) => {
-      console.error("fleet: probe failed", e);
-      progress.error = e instanceof AppError ? e.message : "The probe failed; the server log has the details.";
-      progress.running = false;
-      progress.finishedAt = new Date();
-    },
-  );
-  const run: ProbeRun = { progress, promise, actor, joiners };
-  globalForProbe.scapProbe = run;
-  return { started: true, run };
+function progressOf(run: BackgroundRun<ProbeRunResult, ProbeRunProgress>): ProbeProgress {
+  const p = run.progress;
+  return {
+    id: run.id,
+    startedAt: run.startedAt,
+    ...(run.finishedAt ? { finishedAt: run.finishedAt } : {}),
+    running: run.running,
+    total: p.total,
+    done: p.done,
+    busy: [...p.busy],
+    ...(p.error !== undefined ? { error: p.error } : {}),
+    ...(p.counts ? { counts: p.counts } : {}),
+  };
 }
 
 /**
- * Starts a probe of every host in the background and returns at once; while one runs, a second
- * call joins it instead (a person joining someone else's run gets a `hosts.refresh` event of their
- * own, marked joined, when it ends).
+ * Probes every host, or joins the probe already running (a person joining someone else's run gets
+ * a `hosts.refresh` event of their own, marked joined, when it ends), and resolves when it has
+ * finished. A failed probe (the database, not a host) resolves too, with `error` set. Needs
+ * hosts.refresh.
  */
-export function startProbe(config: AppConfig, actor: Actor): { started: boolean; run: ProbeProgress } {
-  const { started, run } = joinOrStart(config, actor);
-  return { started, run: { ...run.progress } };
-}
-
-/** Starts a probe (or joins the running one) and resolves when it has finished. */
 export async function probeFleet(config: AppConfig, actor: Actor): Promise<ProbeProgress> {
-  const { run } = joinOrStart(config, actor);
-  await run.promise;
-  return { ...run.progress };
+  authorize(actor, "hosts.refresh");
+  const done = probes.joinOrStart({
+    key: FLEET,
+    actor,
+    progress: () => ({ total: config.hosts.length, done: 0, busy: [] }),
+    async work(run) {
+      try {
+        const result = await probeHosts(config, actor, {
+          onProgress: (p) => {
+            run.progress.done = p.done;
+            run.progress.total = p.total;
+            run.progress.busy = [...p.busy];
+          },
+        });
+        run.progress.counts = result.counts;
+        run.progress.busy = result.busy;
+        return result;
+      } catch (e) {
+        console.error("fleet: probe failed", e);
+        run.progress.error = e instanceof AppError ? e.message : "The probe failed; the server log has the details.";
+        throw e;
+      }
+    },
+  });
+  // joinOrStart registers or finds the run before returning.
+  const run = probes.running(FLEET)!;
+  await done.catch(() => undefined);
+  return progressOf(run);
 }
 
 /** The running probe, or the last one since the server started. */
 export function getProbeProgress(): ProbeProgress | null {
-  const current = globalForProbe.scapProbe;
-  return current ? { ...current.progress } : null;
+  const run = probes.latest(FLEET);
+  return run ? progressOf(run) : null;
 }
 
 /**
  * Probes every `fleet.refreshSeconds` (read anew from the config each time), first right away.
  * Never overlaps a running probe, never keeps the process alive, logs its errors. Starting again
- * replaces the previous timer. Returns a stop function.
+ * replaces the previous timer.
  */
-export function startProbeTimer(getConfig: () => AppConfig | null): () => void {
-  globalForProbe.scapProbeTimer?.stop();
-  let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
-  const schedule = (ms: number) => {
-    if (stopped) return;
-    timer = setTimeout(() => void tick(), ms);
-    timer.unref();
-  };
-  const tick = async () => {
-    let seconds = 300;
-    try {
-      const config = getConfig();
-      if (config) {
-        seconds = config.fleet.refreshSeconds;
-        await probeFleet(config, SYSTEM_ACTOR);
-      }
-    } catch (e) {
-      console.error("fleet: scheduled probe failed", e);
-    } finally {
-      schedule(seconds * 1000);
-    }
-  };
-  const stop = () => {
-    stopped = true;
-    clearTimeout(timer);
-    if (globalForProbe.scapProbeTimer?.stop === stop) globalForProbe.scapProbeTimer = undefined;
-  };
-  globalForProbe.scapProbeTimer = { stop };
-  schedule(0);
-  return stop;
+export function startProbeTimer(getConfig: () => AppConfig | null): Timer {
+  return startTimer("hosts.refresh", {
+    config: getConfig,
+    intervalMs: (config) => config.fleet.refreshSeconds * 1000,
+    run: (config) => probeFleet(config, SYSTEM_ACTOR),
+  });
 }
