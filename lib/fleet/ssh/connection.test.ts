@@ -1,6 +1,7 @@
 // Connecting to real sshd hosts of the sandbox cluster: refusals, timeouts, host keys checked
 // against known_hosts, authentication, DNS, and a jump host.
 import { execFileSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { changeHostKey, hangHost, startHost, stopHost } from "../../../e2e/sandbox";
@@ -93,7 +94,7 @@ describe("connecting to real sshd", () => {
     const e = await failure(t.exec(host("beta01"), "true"));
     expect(e.kind).toBe("host-key-unknown");
     expect(e.message).toMatch(/host key is unknown/);
-    expect(e.message).toMatch(/ssh-keyscan -p 22 -t ssh-ed25519 127\.0\.\d+\.1 >> /);
+    expect(e.message).toMatch(/ssh-keyscan -p 22 -t ssh-ed25519 127\.0\.\d+\.1 /);
     expect((await t.exec(host("beta04"), "echo ok")).stdout).toBe("ok\n");
   });
 
@@ -157,4 +158,44 @@ describe("connecting to real sshd", () => {
     }
   });
 
+
+  it("names the config keys, never local paths, in host key and private key messages", async () => {
+    // Every viewer sees these messages (host observations): no file on this machine may show.
+    const absolutePath = /(?:^|[\s(='"])\/[^\s]/;
+    const beta04Key = fx.hostKeyLine("beta04");
+    const knownHostsPath = knownHostsVariant(fx, "kh-hygiene", () => [
+      ...currentKeys()
+        .filter((l) => !l.includes(",beta01 "))
+        .map((l) => (l.includes(",beta03 ") ? l.replace(/ \S+ \S+$/, ` ${beta04Key}`) : l)),
+      `@revoked * ${beta04Key}`,
+    ]);
+    const current = knownHostsVariant(fx, "kh-hygiene-current", currentKeys);
+    const withKey = (privateKeyPath: string) => transportWith({ privateKeyPath, knownHostsPath: current }).exec(host("beta02"), "true");
+    const garbageKey = path.join(fx.dir, "garbage-key");
+    writeFileSync(garbageKey, "not a key\n");
+    const stranger = path.join(fx.dir, "stranger-hygiene");
+    execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", stranger]);
+    const cases: Array<{ kind: string; key: "ssh.knownHostsPath" | "ssh.privateKeyPath"; paths: string[]; run: () => Promise<unknown> }> = [
+      { kind: "host-key-unknown", key: "ssh.knownHostsPath", paths: [knownHostsPath], run: () => transportWith({ knownHostsPath }).exec(host("beta01"), "true") },
+      { kind: "host-key-changed", key: "ssh.knownHostsPath", paths: [knownHostsPath], run: () => transportWith({ knownHostsPath }).exec(host("beta03"), "true") },
+      { kind: "host-key-revoked", key: "ssh.knownHostsPath", paths: [knownHostsPath], run: () => transportWith({ knownHostsPath }).exec(host("beta04"), "true") },
+      ...["no-such-known_hosts", "."].map((name) => {
+        const file = path.join(fx.dir, name);
+        return { kind: "host-key-unknown", key: "ssh.knownHostsPath" as const, paths: [file], run: () => transportWith({ knownHostsPath: file }).exec(host("beta02"), "true") };
+      }),
+      ...["no-such-key", "."].map((name) => {
+        const file = path.join(fx.dir, name);
+        return { kind: "auth", key: "ssh.privateKeyPath" as const, paths: [file], run: () => withKey(file) };
+      }),
+      { kind: "auth", key: "ssh.privateKeyPath", paths: [garbageKey], run: () => withKey(garbageKey) },
+      { kind: "auth", key: "ssh.privateKeyPath", paths: [stranger], run: () => withKey(stranger) },
+    ];
+    for (const c of cases) {
+      const e = await failure(c.run());
+      expect(e.kind, e.message).toBe(c.kind);
+      expect(e.message).toContain(c.key);
+      for (const p of [...c.paths, fx.dir, ssh.privateKeyPath, ssh.knownHostsPath]) expect(e.message).not.toContain(p);
+      expect(e.message).not.toMatch(absolutePath);
+    }
+  });
 });

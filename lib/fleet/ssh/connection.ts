@@ -91,6 +91,15 @@ function tcpConnect(ep: Endpoint): Socket {
   return sock;
 }
 
+// Error messages are shown to every viewer: they name the config key, never the file on this machine.
+const PRIVATE_KEY = "the configured private key (ssh.privateKeyPath)";
+const KNOWN_HOSTS = "the configured known_hosts file (ssh.knownHostsPath)";
+
+function fsProblem(code: string): string {
+  const words: Record<string, string> = { ENOENT: "no such file", EACCES: "permission denied", EPERM: "permission denied", EISDIR: "it is a directory" };
+  return words[code] ? `${words[code]} (${code})` : code;
+}
+
 function poolKey(ep: Endpoint) {
   return `${ep.user}@${ep.address}:${ep.port}#${ep.label}`;
 }
@@ -118,28 +127,29 @@ export function createConnector(ssh: SshConfig, idleMs: number): Connector {
     return privateKey;
   }
 
-  let knownHosts: { mtimeMs: number; size: number; entries: KnownHostEntry[]; gen: number; missing: boolean } | null = null;
+  /** `unreadable`: why the file could not be read (an errno code), or null. */
+  let knownHosts: { mtimeMs: number; size: number; entries: KnownHostEntry[]; gen: number; unreadable: string | null } | null = null;
   function currentKnownHosts() {
     let st: { mtimeMs: number; size: number } | null = null;
+    let unreadable: string | null = null;
     try {
       st = statSync(ssh.knownHostsPath);
-    } catch {
-      st = null;
+    } catch (e) {
+      unreadable = (e as NodeJS.ErrnoException).code ?? "error";
     }
     const mtimeMs = st?.mtimeMs ?? -1;
     const size = st?.size ?? -1;
     if (!knownHosts || knownHosts.mtimeMs !== mtimeMs || knownHosts.size !== size) {
       let entries: KnownHostEntry[] = [];
-      let missing = st === null;
-      if (!missing) {
+      if (!unreadable) {
         try {
           entries = parseKnownHosts(readFileSync(ssh.knownHostsPath, "utf8"));
-        } catch {
-          missing = true;
+        } catch (e) {
+          unreadable = (e as NodeJS.ErrnoException).code ?? "error";
         }
       }
       // A new generation retires kept connections: they were verified against the old file.
-      knownHosts = { mtimeMs, size, entries, gen: (knownHosts?.gen ?? 0) + 1, missing };
+      knownHosts = { mtimeMs, size, entries, gen: (knownHosts?.gen ?? 0) + 1, unreadable };
     }
     return knownHosts;
   }
@@ -217,20 +227,20 @@ export function createConnector(ssh: SshConfig, idleMs: number): Connector {
       if (verdict.verdict === "unknown") {
         return make(
           "host-key-unknown",
-          `host key is unknown (${type} ${fp} at ${where}); it is not in ${ssh.knownHostsPath}. ` +
-            `Check the fingerprint with the host's owner, then add the key: ssh-keyscan -p ${ep.port} -t ${type} ${ep.address} >> ${ssh.knownHostsPath}`,
+          `host key is unknown (${type} ${fp} at ${where}); it is not in ${KNOWN_HOSTS}. ` +
+            `Check the fingerprint with the host's owner, then add to that file the line that ssh-keyscan -p ${ep.port} -t ${type} ${ep.address} prints.`,
         );
       }
       if (verdict.verdict === "changed") {
         const lines = entriesForHost(currentKnownHosts().entries, ep.names, ep.port).map((e) => e.line);
         return make(
           "host-key-changed",
-          `host key CHANGED: ${where} presented ${type} ${fp}, which does not match ${ssh.knownHostsPath} line ${lines.join(", ")}. ` +
+          `host key CHANGED: ${where} presented ${type} ${fp}, which does not match ${KNOWN_HOSTS} line ${lines.join(", ")}. ` +
             `Refused: this is either a reinstalled host or someone intercepting the connection. If the change is expected, ` +
-            `remove the old key (ssh-keygen -R '${name}' -f ${ssh.knownHostsPath}) and add the new one after checking its fingerprint.`,
+            `remove the old key from that file (ssh-keygen -R '${name}' -f <known_hosts file>) and add the new one after checking its fingerprint.`,
         );
       }
-      return make("host-key-revoked", `host key ${type} ${fp} at ${where} is marked @revoked in ${ssh.knownHostsPath}; refused.`);
+      return make("host-key-revoked", `host key ${type} ${fp} at ${where} is marked @revoked in ${KNOWN_HOSTS}; refused.`);
     }
     const code = String(err.code ?? "");
     const connectTimeoutS = connectTimeoutMs / 1000;
@@ -241,9 +251,9 @@ export function createConnector(ssh: SshConfig, idleMs: number): Connector {
     if (code === "ENOTFOUND" || code === "EAI_AGAIN" || code === "EAI_NONAME" || err.level === "client-dns")
       return make("dns", `cannot resolve ${ep.address} (${code || "DNS error"}); check the host's address in the config`);
     if (err.level === "client-authentication" || /authentication methods failed/i.test(err.message))
-      return make("auth", `authentication as ${ep.user} with ${ssh.privateKeyPath} was refused at ${where} (is the public key in the user's authorized_keys?)`);
+      return make("auth", `authentication as ${ep.user} with ${PRIVATE_KEY} was refused at ${where} (is the public key in the user's authorized_keys?)`);
     if (/privateKey|private key/i.test(err.message))
-      return make("auth", `cannot use the private key ${ssh.privateKeyPath}: ${err.message.replace(/[\r\n].*$/s, "")}`);
+      return make("auth", `cannot use ${PRIVATE_KEY}: ${err.message.replace(/[\r\n].*$/s, "")}`);
     if (/^E[A-Z]+$/.test(code) || err.level === "client-socket" || err.message === "No response from server")
       return make("network", `network error at ${where}: ${code && code !== "ETIMEDOUT" ? code : err.message}`);
     return make("protocol", `SSH protocol error at ${where}: ${err.message}`);
@@ -256,15 +266,15 @@ export function createConnector(ssh: SshConfig, idleMs: number): Connector {
     } catch (e) {
       sock.destroy();
       const code = (e as NodeJS.ErrnoException).code ?? "error";
-      throw new SshError({ kind: "auth", host: ep.label, message: `${ep.label}: cannot read the private key ${ssh.privateKeyPath} (${code})`, durationMs: Date.now() - startedAt });
+      throw new SshError({ kind: "auth", host: ep.label, message: `${ep.label}: cannot read ${PRIVATE_KEY}: ${fsProblem(code)}`, durationMs: Date.now() - startedAt });
     }
     const kh = currentKnownHosts();
-    if (kh.missing) {
+    if (kh.unreadable) {
       sock.destroy();
       throw new SshError({
         kind: "host-key-unknown",
         host: ep.label,
-        message: `${ep.label}: host key is unknown: the known_hosts file ${ssh.knownHostsPath} cannot be read. Create it with the hosts' verified keys.`,
+        message: `${ep.label}: host key is unknown: ${KNOWN_HOSTS} cannot be read: ${fsProblem(kh.unreadable)}. Create it with the hosts' verified keys.`,
         durationMs: Date.now() - startedAt,
       });
     }
