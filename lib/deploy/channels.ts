@@ -1,6 +1,5 @@
 import "server-only";
 import { getDb, type Db, type Tx } from "../db";
-import { syncInventoryWithCurrentConfig } from "../fleet/inventory";
 import { mostCommonVersion } from "../fleet/majority";
 import { latestObservations, type LatestObservation } from "../fleet/observations";
 
@@ -166,7 +165,7 @@ function rollbackTarget(past: readonly PastDeployment[]): string | null {
  * canary and in beta) follows the one deployed to last; with no deployments, the widest channel,
  * whose most-observed version says most about what the host should run.
  */
-export function governingChannel(snapshot: FleetSnapshot, host: FleetHost): ChannelState | null {
+function governingChannel(snapshot: FleetSnapshot, host: FleetHost): ChannelState | null {
   const mine = snapshot.channels.filter((c) => host.channelIds.includes(c.id) && c.currentVersion !== null);
   const deployed = mine.filter((c) => c.currentSource === "deployment");
   if (deployed.length > 0) {
@@ -198,15 +197,14 @@ function countsAsDrift(snapshot: FleetSnapshot, host: FleetHost, channel: Channe
 }
 
 /**
- * Channels in config order with their current and previous versions and drift (syncing the
- * inventory first when the config file changed, unless given a transaction).
+ * Channels in config order with their current and previous versions and drift. Reads the database
+ * only: the inventory follows the config on its own (lib/fleet/inventory.ts, keepInventoryInSync).
  */
-export async function listChannels(db?: Db | Tx): Promise<ChannelState[]> {
-  if (!db) await syncInventoryWithCurrentConfig();
-  return (await readFleetSnapshot(db ?? getDb())).channels;
+export async function listChannels(db: Db | Tx = getDb()): Promise<ChannelState[]> {
+  return (await readFleetSnapshot(db)).channels;
 }
 
 /** One channel's state, or null when no such channel is configured. */
-export async function getChannel(name: string, db?: Db | Tx): Promise<ChannelState | null> {
+export async function getChannel(name: string, db: Db | Tx = getDb()): Promise<ChannelState | null> {
   return (await listChannels(db)).find((c) => c.name === name) ?? null;
 }

@@ -1,8 +1,8 @@
 import "server-only";
 import { compareVersions } from "../apt/version";
 import { getDb, type Db, type Tx } from "../db";
-import { syncInventoryWithCurrentConfig } from "../fleet/inventory";
 import { mostCommonVersion } from "../fleet/majority";
+import { latestObservations, type LatestObservation } from "../fleet/observations";
 import type { HostStatus } from "../fleet/status";
 import { hostDrift, isKnownState, readFleetSnapshot } from "./channels";
 
@@ -24,6 +24,19 @@ export interface HostRow {
   drift: { channel: string; expected: string } | null;
   /** The host runs something other than what most hosts run. */
   offMajority: boolean;
+  /** The newest observation that saw the package state: what an unreachable or unknown host last ran. */
+  lastKnown: LastKnown | null;
+}
+
+export interface LastKnown {
+  version: string | null;
+  status: "ok" | "not-installed";
+  observedAt: Date;
+}
+
+function lastKnownOf(o: LatestObservation | undefined): LastKnown | null {
+  if (!o || (o.status !== "ok" && o.status !== "not-installed")) return null;
+  return { version: o.version, status: o.status, observedAt: o.observedAt };
 }
 
 export interface DistributionEntry {
@@ -33,12 +46,12 @@ export interface DistributionEntry {
 }
 
 /**
- * Hosts in inventory with their newest observation, channels and drift. Reads the database only
- * (after syncing the inventory when the config file changed, unless given a transaction).
+ * Hosts in inventory with their newest observation, their newest observation of a known package
+ * state, channels and drift. Reads the database only: the inventory follows the config on its own
+ * (lib/fleet/inventory.ts, keepInventoryInSync).
  */
-export async function listHosts(db?: Db | Tx): Promise<HostRow[]> {
-  if (!db) await syncInventoryWithCurrentConfig();
-  const snapshot = await readFleetSnapshot(db ?? getDb());
+export async function listHosts(db: Db | Tx = getDb()): Promise<HostRow[]> {
+  const [snapshot, known] = await Promise.all([readFleetSnapshot(db), latestObservations(db, { knownOnly: true })]);
   const channelName = new Map(snapshot.channels.map((c) => [c.id, c.name]));
 
   // Among hosts with a known state; null (not installed) counts as a state of its own.
@@ -58,6 +71,7 @@ export async function listHosts(db?: Db | Tx): Promise<HostRow[]> {
       observedAt: o?.observedAt ?? null,
       drift: hostDrift(snapshot, h),
       offMajority: isKnownState(o) && majority !== undefined && o.version !== majority,
+      lastKnown: lastKnownOf(known.get(h.id)),
     };
   });
 }

@@ -18,7 +18,6 @@ export const reasonSchema = z
   .trim()
   .min(1, "a reason is required")
   .max(500, "the reason is longer than 500 characters")
-  // eslint-disable-next-line no-control-regex
   .refine((r) => !/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/.test(r), "the reason must be one line without control characters");
 
 export const planRequestSchema = z.object({ version: versionSchema, kind: z.enum(["promote", "rollback"]).default("promote") }).strict();

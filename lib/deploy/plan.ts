@@ -168,9 +168,15 @@ async function evaluateGate(db: Db | Tx, snapshot: FleetSnapshot, channel: Chann
   if (!channel.requires) return { requires: null, ok: true, message: null };
   const required = snapshot.channels.find((c) => c.name === channel.requires);
   const ids = [channel.id, ...(required ? [required.id] : [])];
-  const succeeded = await db.deployment.findMany({ where: { channelId: { in: ids }, version, status: "succeeded" }, select: { channelId: true } });
-  if (required && succeeded.some((d) => d.channelId === required.id)) return { requires: channel.requires, ok: true, message: null };
-  if (kind === "rollback" && succeeded.some((d) => d.channelId === channel.id)) return { requires: channel.requires, ok: true, message: null };
+  const succeeded = await db.deployment.findMany({
+    where: { channelId: { in: ids }, status: "succeeded", OR: [{ version }, { fromVersion: version }] },
+    select: { channelId: true, version: true },
+  });
+  if (required && succeeded.some((d) => d.channelId === required.id && d.version === version)) return { requires: channel.requires, ok: true, message: null };
+  // Going back to what this channel ran before a deployment of its own replaced it.
+  if (kind === "rollback" && (version === channel.previousVersion || succeeded.some((d) => d.channelId === channel.id))) {
+    return { requires: channel.requires, ok: true, message: null };
+  }
   return {
     requires: channel.requires,
     ok: false,
