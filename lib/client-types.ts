@@ -1,7 +1,7 @@
 // Shapes the pages and the JSON API send to clients. Pure types (type-only imports of domain
 // types are erased): safe for client components.
 import type { ChannelState } from "./deploy/channels";
-import type { HostRow } from "./deploy/fleet-view";
+import type { HostRow, LastKnown } from "./deploy/fleet-view";
 import type { HostStatus } from "./fleet/status";
 
 export type { HostStatus };
@@ -40,9 +40,10 @@ export interface BuildView {
   upstream: string;
 }
 
-/** A host row: lib/deploy/fleet-view.ts's HostRow with its date as ISO 8601. */
-export interface HostView extends Omit<HostRow, "observedAt"> {
+/** A host row: lib/deploy/fleet-view.ts's HostRow with its dates as ISO 8601. */
+export interface HostView extends Omit<HostRow, "observedAt" | "lastKnown"> {
   observedAt: string | null;
+  lastKnown: (Omit<LastKnown, "observedAt"> & { observedAt: string }) | null;
 }
 
 /** A channel as clients see it (without row ids). */

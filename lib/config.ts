@@ -1,5 +1,5 @@
 import "server-only";
-import { readFileSync, statSync } from "node:fs";
+import { readFileSync, statSync, unwatchFile, watchFile } from "node:fs";
 import path from "node:path";
 import { parse as parseYaml, YAMLParseError } from "yaml";
 import type { z } from "zod";
@@ -74,7 +74,33 @@ export type ConfigState =
   | { status: "invalid"; file: string; error: ConfigError }
   | { status: "ok"; file: string; config: AppConfig; loadedAt: Date; reloadError?: string };
 
-const cache = globalThis as unknown as { scapConfig?: { state: ConfigState; mtimeMs: number } };
+/** Told of every config that loads: the first one and each successful reload. */
+export type ConfigListener = (config: AppConfig) => unknown;
+
+// Shared by every module graph: a reload one graph sees must reach listeners another registered.
+const cache = globalThis as unknown as {
+  scapConfig?: { state: ConfigState; mtimeMs: number };
+  scapConfigListeners?: Set<ConfigListener>;
+};
+
+const listeners = () => (cache.scapConfigListeners ??= new Set());
+
+/** Calls `listener` for each config loaded from now on (not the current one); returns an unsubscribe. */
+export function onConfigLoaded(listener: ConfigListener): () => void {
+  listeners().add(listener);
+  return () => listeners().delete(listener);
+}
+
+function loaded(config: AppConfig): void {
+  for (const listener of listeners()) {
+    try {
+      const r = listener(config);
+      if (r instanceof Promise) r.catch((e: unknown) => console.error("config: a listener of the loaded config failed", e));
+    } catch (e) {
+      console.error("config: a listener of the loaded config failed", e);
+    }
+  }
+}
 
 /**
  * The current config. The file is re-read when it changes on disk; a changed file that no longer
@@ -95,6 +121,7 @@ export function getConfigState(): ConfigState {
   try {
     const state: ConfigState = { status: "ok", file: abs, config: readConfigFile(abs), loadedAt: new Date() };
     cache.scapConfig = { state, mtimeMs };
+    loaded(state.config);
     return state;
   } catch (e) {
     if (cached && cached.state.status === "ok" && cached.state.file === abs) {
@@ -112,4 +139,24 @@ export function getConfig(): AppConfig | null {
   const state = getConfigState();
   if (state.status === "invalid") throw state.error;
   return state.status === "ok" ? state.config : null;
+}
+
+/**
+ * Re-reads the config file soon after it changes on disk rather than on the next read, so
+ * onConfigLoaded listeners hear of a reload even while nobody reads. Polls the file's stat; does
+ * not keep the process alive. Returns a stop function; a no-op when no file is named.
+ */
+export function watchConfigFile(intervalMs = 2000): () => void {
+  const file = process.env.SCAP_CHANNELS_CONFIG;
+  if (!file) return () => {};
+  const abs = path.resolve(file);
+  const check = () => {
+    try {
+      getConfigState();
+    } catch (e) {
+      console.error(`config: re-reading ${abs} failed`, e);
+    }
+  };
+  watchFile(abs, { interval: intervalMs, persistent: false }, check);
+  return () => unwatchFile(abs, check);
 }

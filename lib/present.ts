@@ -60,7 +60,11 @@ export async function buildsView(config: AppConfig | null, channels?: ChannelVie
 }
 
 export async function hostsView(): Promise<HostView[]> {
-  return (await listHosts()).map((h) => ({ ...h, observedAt: h.observedAt?.toISOString() ?? null }));
+  return (await listHosts()).map((h) => ({
+    ...h,
+    observedAt: h.observedAt?.toISOString() ?? null,
+    lastKnown: h.lastKnown && { ...h.lastKnown, observedAt: h.lastKnown.observedAt.toISOString() },
+  }));
 }
 
 export function probeView(): ProbeView | null {

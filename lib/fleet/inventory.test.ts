@@ -2,11 +2,13 @@ import { mkdtempSync, rmSync, utimesSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
+import { getConfig, getConfigState, watchConfigFile } from "../config";
 import { configSchema, type AppConfig } from "../config-schema";
 import { getDb } from "../db";
 import { useTestDatabase } from "../testing/db";
-import { ensureInventorySynced, syncInventory } from "./inventory";
+import { listChannels } from "../deploy/channels";
 import { listHosts } from "../deploy/fleet-view";
+import { ensureInventorySynced, keepInventoryInSync, syncInventory } from "./inventory";
 
 function makeConfig(hosts: { name: string; address?: string; port?: number }[], channels: unknown[]): AppConfig {
   return configSchema.parse({
@@ -117,34 +119,81 @@ describe("syncInventory", () => {
 });
 
 describe("following the config file", () => {
-  it("syncs the inventory on the next read after the file changes", async () => {
+  const until = async (done: () => Promise<boolean>) => {
+    const deadline = Date.now() + 5000;
+    while (!(await done()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  };
+  const hostsInInventory = async () => (await getDb().host.findMany({ where: { inInventory: true }, orderBy: { name: "asc" } })).map((h) => h.name);
+
+  function configFile() {
     const dir = mkdtempSync(path.join(os.tmpdir(), "scap-inventory-"));
     const file = path.join(dir, "config.yaml");
-    const write = (hosts: string[], mtime: number) => {
+    let mtime = 1_000_000;
+    const write = (hosts: string[]) => {
       writeFileSync(
         file,
         [
           "repository: { url: 'http://127.0.0.1:1/', unsigned: true }",
           "ssh: { privateKeyPath: id_ed25519, knownHostsPath: known_hosts }",
-          `hosts: [${hosts.map((h) => `{ name: ${h} }`).join(", ")}]`,
+          `hosts: [${hosts.map((h) => `{ name: ${JSON.stringify(h)} }`).join(", ")}]`,
           "channels: [{ name: beta, hosts: all }]",
           "",
         ].join("\n"),
       );
+      // Distinct mtimes: two writes within the file system's timestamp granularity look unchanged.
+      mtime += 1000;
       utimesSync(file, mtime, mtime);
     };
-    process.env.SCAP_CHANNELS_CONFIG = file;
+    return { file, write, remove: () => rmSync(dir, { recursive: true, force: true }) };
+  }
+
+  it("syncs when the config loads and on each successful reload; reads never sync", async () => {
+    const cfg = configFile();
+    process.env.SCAP_CHANNELS_CONFIG = cfg.file;
     try {
-      write(["cfg1", "cfg2"], 1_000_000);
+      cfg.write(["cfg1", "cfg2"]);
+      await keepInventoryInSync();
+      expect(await hostsInInventory()).toEqual(["cfg1", "cfg2"]);
+
+      cfg.write(["cfg2", "cfg3"]);
+      // Listing hosts or channels reads the database as it is.
       expect((await listHosts()).map((h) => h.name)).toEqual(["cfg1", "cfg2"]);
-      write(["cfg2", "cfg3"], 2_000_000);
+      expect((await listChannels()).find((c) => c.name === "beta")!.hosts).toEqual(["cfg1", "cfg2"]);
+      // The reload (here from the next config read) syncs.
+      const reloaded = getConfig()!;
+      expect(reloaded.hosts.map((h) => h.name)).toEqual(["cfg2", "cfg3"]);
+      await until(async () => (await hostsInInventory()).includes("cfg3"));
       expect((await listHosts()).map((h) => [h.name, h.channels])).toEqual([
         ["cfg2", ["beta"]],
         ["cfg3", ["beta"]],
       ]);
+
+      // A reload that does not validate keeps the last good config, and the inventory with it.
+      cfg.write(["not a host name"]);
+      expect(getConfigState()).toMatchObject({ status: "ok", reloadError: expect.stringContaining("hosts[0].name") });
+      await keepInventoryInSync();
+      expect(await hostsInInventory()).toEqual(["cfg2", "cfg3"]);
     } finally {
       delete process.env.SCAP_CHANNELS_CONFIG;
-      rmSync(dir, { recursive: true, force: true });
+      cfg.remove();
+    }
+  });
+
+  it("picks up a changed file without anyone reading the config, once watched", async () => {
+    const cfg = configFile();
+    process.env.SCAP_CHANNELS_CONFIG = cfg.file;
+    cfg.write(["w1"]);
+    const stop = watchConfigFile(20);
+    try {
+      await keepInventoryInSync();
+      expect(await hostsInInventory()).toEqual(["w1"]);
+      cfg.write(["w1", "w2"]);
+      await until(async () => (await hostsInInventory()).length === 2);
+      expect(await hostsInInventory()).toEqual(["w1", "w2"]);
+    } finally {
+      stop();
+      delete process.env.SCAP_CHANNELS_CONFIG;
+      cfg.remove();
     }
   });
 });

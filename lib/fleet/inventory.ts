@@ -1,6 +1,6 @@
 import "server-only";
 import { recordAudit, SYSTEM_ACTOR, type Actor } from "../audit/log";
-import { getConfig } from "../config";
+import { getConfig, onConfigLoaded } from "../config";
 import { resolveCount, type AppConfig } from "../config-schema";
 import { getDb } from "../db";
 
@@ -17,11 +17,16 @@ export interface InventorySyncResult {
 }
 
 const globalForInventory = globalThis as unknown as {
-  scapInventory?: { queue: Promise<unknown>; syncedConfig: WeakSet<AppConfig> };
+  scapInventory?: {
+    queue: Promise<unknown>;
+    synced: WeakSet<AppConfig>;
+    syncing: WeakMap<AppConfig, Promise<InventorySyncResult>>;
+    following: boolean;
+  };
 };
 
 function state() {
-  return (globalForInventory.scapInventory ??= { queue: Promise.resolve(), syncedConfig: new WeakSet() });
+  return (globalForInventory.scapInventory ??= { queue: Promise.resolve(), synced: new WeakSet(), syncing: new WeakMap(), following: false });
 }
 
 /**
@@ -33,19 +38,32 @@ export function syncInventory(config: AppConfig, actor: Actor = SYSTEM_ACTOR): P
   const s = state();
   const run = s.queue.then(() => syncNow(config, actor));
   s.queue = run.catch(() => undefined);
-  return run.then((result) => {
-    s.syncedConfig.add(config);
-    return result;
-  });
+  s.syncing.set(config, run);
+  const forget = () => {
+    if (s.syncing.get(config) === run) s.syncing.delete(config);
+  };
+  return run.then(
+    (result) => {
+      s.synced.add(config);
+      forget();
+      return result;
+    },
+    (e: unknown) => {
+      forget();
+      throw e;
+    },
+  );
 }
 
 /**
- * Syncs when this config object has not been synced yet. lib/config.ts hands out a new object
- * whenever the file changes, so this costs nothing between changes.
+ * Syncs when this config object has not been synced yet (null when it was; the sync under way when
+ * one is). lib/config.ts hands out a new object whenever the file changes, so this costs nothing
+ * between changes.
  */
 export async function ensureInventorySynced(config: AppConfig): Promise<InventorySyncResult | null> {
-  if (state().syncedConfig.has(config)) return null;
-  return syncInventory(config);
+  const s = state();
+  if (s.synced.has(config)) return null;
+  return s.syncing.get(config) ?? syncInventory(config);
 }
 
 async function syncNow(config: AppConfig, actor: Actor): Promise<InventorySyncResult> {
@@ -165,14 +183,21 @@ async function syncNow(config: AppConfig, actor: Actor): Promise<InventorySyncRe
 }
 
 /**
- * Brings the inventory in line with the config file as it is now, for reads that are about to show
- * it. Failures are logged, never thrown: a page still shows what the database holds.
+ * Keeps the inventory in line with the config file: syncs the config loaded now (if any) and every
+ * config loaded after it (each successful reload; lib/config.ts's watchConfigFile makes that soon
+ * after the file changes). Reads never sync: until the first sync ends, pages show what the
+ * database holds. Failures are logged, never thrown. Called once at server start.
  */
-export async function syncInventoryWithCurrentConfig(): Promise<void> {
+export async function keepInventoryInSync(): Promise<void> {
+  const s = state();
+  if (!s.following) {
+    s.following = true;
+    onConfigLoaded((config) => ensureInventorySynced(config).catch((e: unknown) => console.error("fleet: inventory sync after a config reload failed", e)));
+  }
   try {
     const config = getConfig();
     if (config) await ensureInventorySynced(config);
   } catch (e) {
-    console.error("fleet: inventory sync before a read failed", e);
+    console.error("fleet: inventory sync with the config failed", e);
   }
 }
