@@ -37,7 +37,7 @@ export function HostsTable({ hosts, renderedAt }: { hosts: HostView[]; renderedA
     const q = filter.trim().toLowerCase();
     return hosts
       .filter((h) => (status === "drift" ? h.drift !== null || h.offMajority : !status || h.status === status))
-      .filter((h) => !q || [h.name, h.address, h.version ?? "", ...h.channels].some((s) => s.toLowerCase().includes(q)))
+      .filter((h) => !q || [h.name, h.address, h.version ?? h.lastKnown?.version ?? "", ...h.channels].some((s) => s.toLowerCase().includes(q)))
       .sort((a, b) => (sort.desc ? -1 : 1) * compareHosts(a, b, sort.key));
   }, [hosts, filter, status, sort]);
 
@@ -102,8 +102,16 @@ export function HostsTable({ hosts, renderedAt }: { hosts: HostView[]; renderedA
                     ))}
                   </div>
                 </td>
-                <td className="mono min-w-44 break-all" data-testid="host-version">
-                  {h.version ?? "—"}
+                <td className="mono min-w-44 break-all">
+                  <span data-testid="host-version">{h.version ?? "—"}</span>
+                  {h.lastKnown && h.status !== "ok" && h.status !== "not-installed" ? (
+                    <div className="font-sans text-xs text-slate-500" data-testid="host-last-known">
+                      last seen {h.lastKnown.status === "ok" ? <>running <span className="mono">{h.lastKnown.version}</span></> : "without the package"},{" "}
+                      <time dateTime={h.lastKnown.observedAt} title={formatUtc(h.lastKnown.observedAt)}>
+                        {relativeTime(new Date(h.lastKnown.observedAt), now)}
+                      </time>
+                    </div>
+                  ) : null}
                 </td>
                 <td className={`whitespace-nowrap font-medium ${STATUS_STYLE[h.status]}`} data-testid="host-status">
                   {h.status}
