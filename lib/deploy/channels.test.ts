@@ -3,6 +3,7 @@ import { configSchema } from "../config-schema";
 import { getDb } from "../db";
 import { syncInventory } from "../fleet/inventory";
 import { listHosts, versionDistribution } from "./fleet-view";
+import { hostsView } from "../present";
 import { useTestDatabase } from "../testing/db";
 import { listChannels } from "./channels";
 
@@ -84,6 +85,18 @@ describe("channel state without deployments", () => {
     expect(hosts[4]).toMatchObject({ name: "beta05", version: null, status: "unreachable", errorKind: "refused", error: "refused error", drift: null, offMajority: false });
     expect(hosts[5]).toMatchObject({ name: "beta06", version: null, status: "unknown", errorKind: null, observedAt: null, drift: null, offMajority: false });
     expect(hosts[1]!.observedAt).toBeInstanceOf(Date);
+  });
+
+  it("keeps what an unreachable or unknown host last ran", async () => {
+    const hosts = Object.fromEntries((await listHosts()).map((h) => [h.name, h]));
+    expect(hosts.beta05!.lastKnown).toEqual({ version: V2, status: "ok", observedAt: expect.any(Date) });
+    expect(hosts.beta05!.lastKnown!.observedAt.getTime()).toBeLessThan(hosts.beta05!.observedAt!.getTime());
+    expect(hosts.beta04!.lastKnown).toMatchObject({ version: null, status: "not-installed" });
+    expect(hosts.beta02!.lastKnown).toEqual({ version: V2, status: "ok", observedAt: hosts.beta02!.observedAt });
+    expect(hosts.beta06!.lastKnown).toBeNull();
+    // Clients get ISO dates.
+    const view = (await hostsView()).find((h) => h.name === "beta05")!;
+    expect(view.lastKnown).toEqual({ version: V2, status: "ok", observedAt: hosts.beta05!.lastKnown!.observedAt.toISOString() });
   });
 
   it("counts hosts per version and status", async () => {
