@@ -3,6 +3,7 @@ import { NavLinks } from "../_components/nav-links";
 import { SignOutButton } from "../_components/sign-out";
 import { ThemeToggle } from "../_components/theme-toggle";
 import { Badge, Notice } from "../_components/ui";
+import { configProblemFor } from "@/lib/auth/config-details";
 import { requirePageUser } from "@/lib/auth/guard";
 import { getConfigState } from "@/lib/config";
 
@@ -37,12 +38,12 @@ export default async function AppLayout({ children }: { children: React.ReactNod
       <main className="mx-auto w-full max-w-7xl flex-1 px-4 py-6">
         {config.status === "invalid" ? (
           <Notice tone="red" title="The configuration file is invalid; nothing that needs it can run until it is fixed.">
-            <pre className="whitespace-pre-wrap text-xs">{config.error.message}</pre>
+            <pre className="whitespace-pre-wrap text-xs">{configProblemFor(user.role, config.error.message)}</pre>
           </Notice>
         ) : null}
         {config.status === "ok" && config.reloadError ? (
           <Notice tone="red" title="The configuration file changed and no longer validates; the last good configuration stays in use.">
-            <pre className="whitespace-pre-wrap text-xs">{config.reloadError}</pre>
+            <pre className="whitespace-pre-wrap text-xs">{configProblemFor(user.role, config.reloadError)}</pre>
           </Notice>
         ) : null}
         {children}

@@ -3,7 +3,9 @@ import Link from "next/link";
 import { requirePageUser } from "@/lib/auth/guard";
 import { getConfigState } from "@/lib/config";
 import { buildsView, channelsView, newestNotOn, repositoryView } from "@/lib/present";
+import { promoteBlockedReason, readAvailability, rollbackBlockedReason } from "@/lib/deploy/availability";
 import { versionDistribution } from "@/lib/deploy/fleet-view";
+import { DeployButton } from "../_components/deploy-dialog";
 import { NotConfigured } from "../_components/not-configured";
 import { RepositoryStatus } from "../_components/repository-status";
 import { Badge, PageHeader } from "../_components/ui";
@@ -13,7 +15,7 @@ export const metadata: Metadata = { title: "Overview" };
 export const dynamic = "force-dynamic";
 
 export default async function OverviewPage() {
-  await requirePageUser();
+  const user = await requirePageUser();
   const state = getConfigState();
   const config = state.status === "ok" ? state.config : null;
   if (!config) {
@@ -25,7 +27,7 @@ export default async function OverviewPage() {
     );
   }
   const channels = await channelsView();
-  const [builds, repo, distribution] = await Promise.all([buildsView(config, channels), repositoryView(config), versionDistribution()]);
+  const [builds, repo, distribution, availability] = await Promise.all([buildsView(config, channels), repositoryView(config), versionDistribution(), readAvailability(channels)]);
   const now = new Date();
   return (
     <>
@@ -38,7 +40,11 @@ export default async function OverviewPage() {
             return (
               <article key={c.name} className="card p-4" data-testid="channel-card" data-channel={c.name}>
                 <header className="mb-3 flex items-baseline justify-between gap-2">
-                  <h2 className="text-lg font-semibold">{c.name}</h2>
+                  <h2 className="text-lg font-semibold">
+                    <Link className="hover:underline" href={`/channels/${c.name}`}>
+                      {c.name}
+                    </Link>
+                  </h2>
                   <span className="text-sm text-slate-500">
                     {c.hosts.length} host{c.hosts.length === 1 ? "" : "s"}
                     {c.requires ? ` · after ${c.requires}` : ""}
@@ -80,6 +86,17 @@ export default async function OverviewPage() {
                     <dd className="mono break-all">{next ? next.version : <span className="font-sans text-slate-400">up to date</span>}</dd>
                   </div>
                 </dl>
+                <div className="mt-4 flex flex-wrap items-center gap-2">
+                  {next ? (
+                    <DeployButton kind="promote" channel={c.name} version={next.version} disabledReason={promoteBlockedReason(user.role, c, next, availability)} canOverride={user.role === "admin"} label="Promote newest" compact />
+                  ) : null}
+                  <DeployButton kind="rollback" channel={c.name} version={c.previousVersion ?? ""} disabledReason={rollbackBlockedReason(user.role, c, builds, availability)} canOverride={user.role === "admin"} label="Roll back" compact />
+                  {availability.busy.has(c.name) ? (
+                    <Link className="text-xs text-indigo-600 hover:underline dark:text-indigo-400" href={`/deployments/${availability.busy.get(c.name)}`}>
+                      deployment {availability.busy.get(c.name)} running
+                    </Link>
+                  ) : null}
+                </div>
               </article>
             );
           })}

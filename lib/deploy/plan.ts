@@ -6,55 +6,13 @@ import { compareVersions } from "../apt/version";
 import { resolveCount, type AppConfig } from "../config-schema";
 import { getDb, type Db, type Tx } from "../db";
 import { AppError } from "../errors";
-import type { HostStatus } from "../fleet/status";
 import { isKnownState, readFleetSnapshot, type ChannelState, type FleetSnapshot } from "./channels";
+import type { DeploymentKind, DeploymentPlan, PlanHost, PlanRefusal } from "./plan-types";
+
+export type { DeploymentKind, DeploymentPlan, PlanHost, PlanRefusal };
 
 // What a deployment will do, computed one way for the confirmation dialog, the API and the runner:
 // what a person confirms is what runs.
-
-export type DeploymentKind = "promote" | "rollback";
-
-export interface PlanHost {
-  host: string;
-  /** The version the last probe saw (null: not installed or not known). */
-  from: string | null;
-  status: HostStatus;
-  observedAt: string | null;
-  error: string | null;
-  batch: number;
-}
-
-export interface PlanRefusal {
-  code: "gate" | "busy" | "not-downloadable" | "not-in-index" | "no-hosts" | "no-previous";
-  message: string;
-}
-
-export interface DeploymentPlan {
-  kind: DeploymentKind;
-  channel: string;
-  version: string;
-  /** The channel's current version, which this deployment replaces. */
-  fromVersion: string | null;
-  build: { version: string; sha256: string; size: number; inIndex: boolean; gitCommit: string | null };
-  /** Hosts whose version will change, from which version. */
-  change: PlanHost[];
-  /** Hosts the last probe saw on the version already (checked again, not reinstalled). */
-  already: PlanHost[];
-  /** Hosts whose state is not known now: attempted all the same, and likely to count as failures. */
-  unreachable: PlanHost[];
-  /** Host names per batch, in the order they run. */
-  batches: string[][];
-  batchSize: number;
-  maxFailures: number;
-  gate: { requires: string | null; ok: boolean; message: string | null };
-  /** Hosts of the channel held by a deployment now. */
-  busy: { deploymentId: number; hosts: string[] }[];
-  /** The .deb downloaded and checked against the verified index (null: not checked). */
-  download: { ok: boolean; error: string | null } | null;
-  warnings: string[];
-  /** Why it cannot start now; empty when it can (an admin may override a gate refusal alone). */
-  refusals: PlanRefusal[];
-}
 
 // Knowledge of a host older than this is flagged in the plan.
 const STALE_AFTER_MS = 60 * 60 * 1000;

@@ -1,6 +1,9 @@
 import "server-only";
 import { z } from "zod";
 import { getDb, type Db, type Tx } from "../db";
+import type { DeploymentDetail, DeploymentJson, DeploymentSummary, TargetCounts } from "./deployment-types";
+
+export type { DeploymentDetail, DeploymentJson, DeploymentSummary, TargetCounts };
 
 export const DEPLOYMENT_STATUSES = ["queued", "running", "succeeded", "failed", "partial", "cancelled", "interrupted"] as const;
 
@@ -13,61 +16,6 @@ export const deploymentListSchema = z.object({
     .optional(),
   status: z.enum(DEPLOYMENT_STATUSES).optional(),
 });
-
-export interface TargetCounts {
-  total: number;
-  pending: number;
-  running: number;
-  succeeded: number;
-  failed: number;
-  skipped: number;
-  cancelled: number;
-  interrupted: number;
-}
-
-export interface DeploymentSummary {
-  id: number;
-  kind: string;
-  channel: string;
-  version: string;
-  fromVersion: string | null;
-  status: string;
-  reason: string;
-  actor: string;
-  source: string;
-  override: boolean;
-  retryOf: number | null;
-  salLine: string;
-  error: string | null;
-  cancelledBy: string | null;
-  cancelRequested: boolean;
-  createdAt: string;
-  startedAt: string | null;
-  finishedAt: string | null;
-  targets: TargetCounts;
-}
-
-export interface DeploymentTargetView {
-  host: string;
-  batch: number;
-  fromVersion: string | null;
-  toVersion: string;
-  status: string;
-  exitCode: number | null;
-  output: string;
-  errorKind: string | null;
-  error: string | null;
-  reportedVersion: string | null;
-  startedAt: string | null;
-  finishedAt: string | null;
-}
-
-export interface DeploymentDetail extends DeploymentSummary {
-  batchSize: number;
-  maxFailures: number;
-  targets: TargetCounts;
-  hosts: DeploymentTargetView[];
-}
 
 const iso = (d: Date | null) => d?.toISOString() ?? null;
 
@@ -171,7 +119,7 @@ export async function getDeployment(id: number, db: Db | Tx = getDb()): Promise<
 }
 
 /** The API shape of one deployment (`targets` is the per-host list there, as DESIGN.md names it). */
-export function deploymentJson(d: DeploymentDetail) {
+export function deploymentJson(d: DeploymentDetail): DeploymentJson {
   const { hosts, targets: counts, ...rest } = d;
   return { ...rest, counts, targets: hosts };
 }

@@ -2,9 +2,13 @@
 import { useMemo, useState } from "react";
 import type { BuildView } from "@/lib/client-types";
 import { CopyButton } from "../../_components/copy-button";
+import { DeployButton } from "../../_components/deploy-dialog";
 import { formatBytes, formatUtc } from "../../_components/ui";
 
-export function BuildsTable({ builds, channels, promoteDisabledReason }: { builds: BuildView[]; channels: string[]; promoteDisabledReason: string }) {
+/** Per build version: each channel, and why promoting the build there is greyed (null: allowed). */
+export type PromoteOptions = Record<string, { channel: string; reason: string | null }[]>;
+
+export function BuildsTable({ builds, promote, canOverride }: { builds: BuildView[]; promote: PromoteOptions; canOverride: boolean }) {
   const [filter, setFilter] = useState("");
   const shown = useMemo(() => {
     const q = filter.trim().toLowerCase();
@@ -78,10 +82,8 @@ export function BuildsTable({ builds, channels, promoteDisabledReason }: { build
                 </td>
                 <td className="whitespace-nowrap text-right">
                   <div className="inline-flex gap-1">
-                    {channels.map((c) => (
-                      <button key={c} type="button" className="btn-secondary px-2 py-1 text-xs" disabled title={promoteDisabledReason}>
-                        Promote to {c}
-                      </button>
+                    {(promote[b.version] ?? []).map(({ channel, reason }) => (
+                      <DeployButton key={channel} kind="promote" channel={channel} version={b.version} disabledReason={reason} canOverride={canOverride} label={`Promote to ${channel}`} compact />
                     ))}
                   </div>
                 </td>

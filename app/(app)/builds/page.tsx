@@ -2,6 +2,7 @@ import type { Metadata } from "next";
 import { requirePageUser } from "@/lib/auth/guard";
 import { deniedReason } from "@/lib/auth/permissions";
 import { getConfigState } from "@/lib/config";
+import { promoteBlockedReason, readAvailability } from "@/lib/deploy/availability";
 import { buildsView, channelsView, repositoryView } from "@/lib/present";
 import { NotConfigured } from "../../_components/not-configured";
 import { RefreshButton } from "../../_components/refresh-button";
@@ -32,7 +33,8 @@ export default async function BuildsPage() {
     );
   }
   const channels = await channelsView();
-  const [repo, builds] = await Promise.all([repositoryView(config), buildsView(config, channels)]);
+  const [repo, builds, availability] = await Promise.all([repositoryView(config), buildsView(config, channels), readAvailability(channels)]);
+  const promote = Object.fromEntries(builds.map((b) => [b.version, channels.map((c) => ({ channel: c.name, reason: promoteBlockedReason(user.role, c, b, availability) }))]));
   return (
     <>
       {header}
@@ -42,11 +44,7 @@ export default async function BuildsPage() {
           {repo.lastSuccessAt ? `The index lists no ${config.repository.package} package.` : "The repository has not been read successfully yet; refresh to read it now."}
         </EmptyState>
       ) : (
-        <BuildsTable
-          builds={builds}
-          channels={channels.map((c) => c.name)}
-          promoteDisabledReason={deniedReason(user.role, "channels.promote") ?? "Promotion from this page is not available in this version yet."}
-        />
+        <BuildsTable builds={builds} promote={promote} canOverride={user.role === "admin"} />
       )}
     </>
   );

@@ -1,0 +1,183 @@
+import type { Metadata } from "next";
+import Link from "next/link";
+import { notFound } from "next/navigation";
+import { requirePageUser } from "@/lib/auth/guard";
+import { getConfigState } from "@/lib/config";
+import { promoteBlockedReason, readAvailability, rollbackBlockedReason } from "@/lib/deploy/availability";
+import { listDeployments } from "@/lib/deploy/queries";
+import { buildsView, channelsView, hostsView, newestNotOn } from "@/lib/present";
+import { DeployButton } from "../../../_components/deploy-dialog";
+import { NotConfigured } from "../../../_components/not-configured";
+import { Badge, EmptyState, PageHeader, Time } from "../../../_components/ui";
+import { DEPLOYMENT_TONE } from "../../deployments/status";
+
+export const dynamic = "force-dynamic";
+
+export async function generateMetadata({ params }: { params: Promise<{ name: string }> }): Promise<Metadata> {
+  return { title: `Channel ${(await params).name}` };
+}
+
+export default async function ChannelPage({ params }: { params: Promise<{ name: string }> }) {
+  const user = await requirePageUser();
+  const { name } = await params;
+  const state = getConfigState();
+  const config = state.status === "ok" ? state.config : null;
+  if (!config) {
+    return (
+      <>
+        <PageHeader title={`Channel ${name}`} />
+        <NotConfigured state={state} />
+      </>
+    );
+  }
+  const channels = await channelsView();
+  const channel = channels.find((c) => c.name === name);
+  if (!channel) notFound();
+  const [builds, hosts, history, availability] = await Promise.all([
+    buildsView(config, channels),
+    hostsView(),
+    listDeployments({ limit: 20, channel: name }),
+    readAvailability(channels),
+  ]);
+  const members = hosts.filter((h) => channel.hosts.includes(h.name));
+  const next = newestNotOn(builds, channel);
+  const busy = availability.busy.get(name);
+  const now = new Date();
+  const rollbackReason = rollbackBlockedReason(user.role, channel, builds, availability);
+
+  return (
+    <>
+      <PageHeader
+        title={`Channel ${channel.name}`}
+        description={`${channel.hosts.length} host${channel.hosts.length === 1 ? "" : "s"}${channel.requires ? ` · takes only builds that succeeded on ${channel.requires}` : ""} · batches of ${channel.batchSize}, ${channel.maxFailures} failure(s) tolerated`}
+      />
+      {busy !== undefined ? (
+        <p className="mb-4 text-sm" role="status">
+          <Link className="text-indigo-600 hover:underline dark:text-indigo-400" href={`/deployments/${busy}`}>
+            Deployment {busy}
+          </Link>{" "}
+          is running on this channel&apos;s hosts.
+        </p>
+      ) : null}
+      <section className="mb-5 grid grid-cols-1 gap-4 md:grid-cols-3" aria-label="Versions">
+        <div className="card p-4">
+          <p className="text-xs uppercase tracking-wide text-slate-500">Current version</p>
+          <p className="mono mt-1 break-all" data-testid="channel-current">
+            {channel.currentVersion ?? <span className="font-sans text-slate-400">none observed yet</span>}
+          </p>
+          <p className="mt-1 text-xs text-slate-500">{channel.currentSource === "observed" ? "as observed on most of its hosts; no deployment recorded yet" : channel.currentSource === "deployment" ? "from its last successful deployment" : ""}</p>
+          <div className="mt-3 flex flex-wrap items-center gap-2">
+            {next ? (
+              <DeployButton kind="promote" channel={channel.name} version={next.version} disabledReason={promoteBlockedReason(user.role, channel, next, availability)} canOverride={user.role === "admin"} label="Promote newest build" />
+            ) : (
+              <span className="text-sm text-slate-500">Up to date with the newest build.</span>
+            )}
+          </div>
+          {next ? <p className="mono mt-1 break-all text-xs text-slate-500">{next.version}</p> : null}
+        </div>
+        <div className="card p-4">
+          <p className="text-xs uppercase tracking-wide text-slate-500">Previous good version</p>
+          <p className="mono mt-1 break-all" data-testid="channel-previous">
+            {channel.previousVersion ?? <span className="font-sans text-slate-400">none in the history</span>}
+          </p>
+          <p className="mt-1 text-xs text-slate-500">what a rollback goes back to, from the deployment history</p>
+          <div className="mt-3 flex flex-wrap items-center gap-2">
+            <DeployButton kind="rollback" channel={channel.name} version={channel.previousVersion ?? ""} disabledReason={rollbackReason} canOverride={user.role === "admin"} label="Roll back" />
+          </div>
+        </div>
+        <div className="card p-4">
+          <p className="text-xs uppercase tracking-wide text-slate-500">Drift</p>
+          <div className="mt-2 flex flex-wrap gap-1">
+            {channel.drift > 0 ? <Badge tone="amber">{channel.drift} host(s) differ</Badge> : <Badge tone="green">none</Badge>}
+            {channel.unverified > 0 ? <Badge tone="red">{channel.unverified} not verified</Badge> : null}
+          </div>
+        </div>
+      </section>
+
+      <h2 className="mb-2 text-base font-semibold">Hosts</h2>
+      <div className="card table-wrap mb-6">
+        <table className="data" data-testid="channel-hosts">
+          <thead>
+            <tr>
+              <th>Host</th>
+              <th>Version</th>
+              <th>Status</th>
+              <th>Seen</th>
+            </tr>
+          </thead>
+          <tbody>
+            {members.map((h) => (
+              <tr key={h.name}>
+                <td className="whitespace-nowrap">{h.name}</td>
+                <td className="mono break-all">
+                  {h.version ?? (h.lastKnown?.version ? <span className="text-slate-500">last seen {h.lastKnown.version}</span> : "—")}
+                  {h.drift ? (
+                    <span className="ml-2">
+                      <Badge tone="amber" title={`${h.drift.channel} expects ${h.drift.expected}`}>
+                        drift
+                      </Badge>
+                    </span>
+                  ) : null}
+                </td>
+                <td>
+                  <Badge tone={h.status === "ok" ? "green" : h.status === "not-installed" ? "slate" : "red"}>{h.status}</Badge>
+                </td>
+                <td className="whitespace-nowrap">
+                  <Time at={h.observedAt} now={now} />
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+
+      <h2 className="mb-2 text-base font-semibold">Deployment history</h2>
+      {history.deployments.length === 0 ? (
+        <EmptyState title="No deployment of this channel yet." />
+      ) : (
+        <div className="card table-wrap">
+          <table className="data" data-testid="channel-history">
+            <thead>
+              <tr>
+                <th>#</th>
+                <th>Version</th>
+                <th>Status</th>
+                <th>Hosts</th>
+                <th>By</th>
+                <th>When</th>
+                <th>Reason</th>
+              </tr>
+            </thead>
+            <tbody>
+              {history.deployments.map((d) => (
+                <tr key={d.id} data-testid="history-row">
+                  <td className="mono">
+                    <Link className="text-indigo-600 hover:underline dark:text-indigo-400" href={`/deployments/${d.id}`}>
+                      {d.id}
+                    </Link>
+                  </td>
+                  <td className="mono min-w-44 break-all">
+                    {d.version} {d.kind === "rollback" ? <Badge tone="amber">rollback</Badge> : null}
+                  </td>
+                  <td>
+                    <Badge tone={DEPLOYMENT_TONE[d.status] ?? "slate"}>{d.status}</Badge>
+                  </td>
+                  <td className="whitespace-nowrap">
+                    {d.targets.succeeded}/{d.targets.total}
+                  </td>
+                  <td>{d.actor}</td>
+                  <td className="whitespace-nowrap">
+                    <Time at={d.createdAt} now={now} />
+                  </td>
+                  <td className="max-w-xs truncate" title={d.reason}>
+                    {d.reason}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </>
+  );
+}
