@@ -7,7 +7,7 @@ import { listChannels } from "../deploy/channels";
 import { useTestDatabase } from "../testing/db";
 import { classifyProbe, getProbeProgress, probeFleet, probeHosts, startProbeTimer } from "./probe";
 import { listHosts } from "../deploy/fleet-view";
-import { closeFleetTransport, SshError, type ExecResult } from "./ssh";
+import { closeFleetTransport, getFleetTransport, SshError, type ExecResult } from "./ssh";
 import { knownHostsVariant, startSandbox, type FleetSandbox } from "./testing";
 
 const ACTOR: Actor = { id: null, name: "alice", source: "ui", role: "deployer", ip: "127.0.0.1" };
@@ -321,6 +321,24 @@ describe("probing the sandbox cluster", () => {
       const done = await probeFleet(config, ACTOR);
       expect(done).toMatchObject({ running: false, done: 6, total: 6, busy: [{ host: "beta02", holder: `deployment ${running.id}` }] });
       expect(Object.values(done.counts!).reduce((a, b) => a + b, 0)).toBe(5);
+
+      // A host another caller holds over SSH (an install the database does not show yet) fails at
+      // once rather than queueing behind it, and gets no observation either.
+      const beta01 = config.hosts.find((h) => h.name === "beta01")!;
+      const lastOfBeta01 = await db.hostObservation.findFirstOrThrow({ where: { hostId: ids.beta01 }, orderBy: { id: "desc" } });
+      let release!: () => void;
+      const held = getFleetTransport(config.ssh).withHost(beta01, () => new Promise<void>((r) => (release = r)), { holder: "deployment 99" });
+      try {
+        const t0 = Date.now();
+        const whileHeld = await probeHosts(config, ACTOR, { hosts: ["beta01", "beta03"] });
+        expect(Date.now() - t0).toBeLessThan(3000);
+        expect(whileHeld.busy).toEqual([{ host: "beta01", holder: "deployment 99" }]);
+        expect(whileHeld.hosts.map((h) => h.host)).toEqual(["beta03"]);
+        expect((await db.hostObservation.findFirstOrThrow({ where: { hostId: ids.beta01 }, orderBy: { id: "desc" } })).id).toBe(lastOfBeta01.id);
+      } finally {
+        release();
+        await held;
+      }
     } finally {
       await db.deployment.deleteMany({ where: { id: { in: [running.id, ended.id] } } });
     }

@@ -137,9 +137,7 @@ async function hostsInRunningDeployments(db: Db, hostIds: number[]): Promise<Map
   return new Map(rows.map((r) => [r.hostId, `deployment ${r.deploymentId}`]));
 }
 
-function isBusy(e: unknown): e is SshError & { holder?: string } {
-  return e instanceof SshError && (e.kind as string) === "busy";
-}
+const isBusy = (e: unknown): e is SshError => e instanceof SshError && e.kind === "busy";
 
 export interface ProbeOptions {
   /** Only these hosts (names from the config). */
@@ -190,7 +188,7 @@ export async function probeHosts(config: AppConfig, actor: Actor, opts: ProbeOpt
         try {
           // A probe is also a reachability and host-key check: always a new connection. A host
           // another command holds (an install) fails at once instead of queueing behind it.
-          outcome = await transport.exec(host, command, { timeoutMs, fresh: true, ifBusy: "fail" } as Parameters<FleetTransport["exec"]>[2]);
+          outcome = await transport.exec(host, command, { timeoutMs, fresh: true, ifBusy: "fail", holder: "the version probe" });
         } catch (e) {
           outcome = e;
         }
