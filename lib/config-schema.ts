@@ -170,10 +170,3 @@ export type RepositoryConfig = AppConfig["repository"];
 export type SshConfig = AppConfig["ssh"];
 export type HostConfig = AppConfig["hosts"][number];
 export type ChannelConfig = AppConfig["channels"][number];
-
-/** Hosts of a channel, in inventory order. */
-export function channelHosts(config: AppConfig, channel: ChannelConfig): HostConfig[] {
-  if (channel.hosts === "all") return config.hosts;
-  const members = new Set(channel.hosts);
-  return config.hosts.filter((h) => members.has(h.name));
-}
