@@ -1,6 +1,6 @@
 "use client";
 import { useRouter } from "next/navigation";
-import { useRef, useState } from "react";
+import { useEffect, useRef, useState } from "react";
 import type { DeploymentPlan, PlanHost } from "@/lib/deploy/plan-types";
 import { callApi } from "./api-client";
 
@@ -30,13 +30,19 @@ export function DeployButton({ kind, channel, version, disabledReason, canOverri
   const [override, setOverride] = useState(false);
   const [starting, setStarting] = useState(false);
   const [startError, setStartError] = useState<string | null>(null);
+  // Rendered only while open: a table of builds has a button per build and channel.
+  const [isOpen, setIsOpen] = useState(false);
+
+  useEffect(() => {
+    if (isOpen && !dialog.current?.open) dialog.current?.showModal();
+  }, [isOpen]);
 
   async function open() {
     setPlan(null);
     setLoadError(null);
     setStartError(null);
     setOverride(false);
-    dialog.current?.showModal();
+    setIsOpen(true);
     try {
       const r = await callApi<{ plan: DeploymentPlan }>(`/api/channels/${encodeURIComponent(channel)}/plan`, { method: "POST", body: JSON.stringify({ version, kind }) });
       setPlan(r.plan);
@@ -81,7 +87,8 @@ export function DeployButton({ kind, channel, version, disabledReason, canOverri
         {label ?? `${verb} to ${channel}`}
       </button>
       {disabledReason && !compact ? <span className="text-xs text-slate-500" data-testid={`${kind}-disabled-reason`}>{disabledReason}</span> : null}
-      <dialog ref={dialog} className="card m-auto w-[min(44rem,calc(100vw-2rem))] p-0 text-left backdrop:bg-slate-900/50" aria-label={title} data-testid="deploy-dialog">
+      {isOpen ? (
+      <dialog ref={dialog} onClose={() => setIsOpen(false)} className="card m-auto w-[min(44rem,calc(100vw-2rem))] p-0 text-left backdrop:bg-slate-900/50" aria-label={title} data-testid="deploy-dialog">
         <form onSubmit={(e) => void start(e)} className="flex max-h-[85vh] flex-col">
           <header className="border-b border-slate-200 px-5 py-3 dark:border-slate-800">
             <h2 className="font-semibold">{title}</h2>
@@ -126,6 +133,7 @@ export function DeployButton({ kind, channel, version, disabledReason, canOverri
           </footer>
         </form>
       </dialog>
+      ) : null}
     </>
   );
 }
