@@ -88,7 +88,7 @@ export function DeployButton({ kind, channel, version, disabledReason, canOverri
       </button>
       {disabledReason && !compact ? <span className="text-xs text-slate-500" data-testid={`${kind}-disabled-reason`}>{disabledReason}</span> : null}
       {isOpen ? (
-      <dialog ref={dialog} onClose={() => setIsOpen(false)} className="card m-auto w-[min(44rem,calc(100vw-2rem))] p-0 text-left backdrop:bg-slate-900/50" aria-label={title} data-testid="deploy-dialog">
+      <dialog ref={dialog} onClose={() => setIsOpen(false)} className="card m-auto w-[min(44rem,calc(100vw-2rem))] whitespace-normal p-0 text-left backdrop:bg-slate-900/50" aria-label={title} data-testid="deploy-dialog">
         <form onSubmit={(e) => void start(e)} className="flex max-h-[85vh] flex-col">
           <header className="border-b border-slate-200 px-5 py-3 dark:border-slate-800">
             <h2 className="font-semibold">{title}</h2>
