@@ -8,6 +8,7 @@ export const ERROR_STATUS = {
   NOT_FOUND: 404,
   CONFLICT: 409,
   NOT_CONFIGURED: 409,
+  PAYLOAD_TOO_LARGE: 413,
   UNAVAILABLE: 503,
 } as const;
 
