@@ -127,6 +127,16 @@ export function resolveCount(value: number | string, total: number, min: number)
   return Math.max(min, Math.ceil((total * pct) / 100));
 }
 
+export const serverSchema = z
+  .object({
+    /**
+     * Reverse proxies in front of the app that append to X-Forwarded-For and set X-Forwarded-Host/Proto.
+     * 0: clients connect directly and the socket address is the client's; forwarding headers are ignored.
+     */
+    trustedProxies: z.number().int().min(0).max(10).default(0),
+  })
+  .strict();
+
 export const configSchema = z
   .object({
     repository: repositorySchema,
@@ -141,6 +151,7 @@ export const configSchema = z
       .default({ refreshSeconds: 300 }),
     hosts: z.array(hostSchema).min(1),
     channels: z.array(channelSchema).min(1),
+    server: serverSchema.default({ trustedProxies: 0 }),
   })
   .strict()
   .superRefine((c, ctx) => {
