@@ -10,8 +10,8 @@ import { getDb } from "../lib/db";
 import { checkEnv } from "../lib/env";
 
 const USAGE = `usage:
-  npm run cli -- user add NAME --role ${ROLES.join("|")}     (password read from stdin; resets an existing user)
-  npm run cli -- user disable NAME                           (no more sign-in; its tokens stop working)
+  npm run cli -- user add NAME --role ${ROLES.join("|")}     (password read from stdin; resets an existing user and ends its sessions)
+  npm run cli -- user disable NAME                           (no more sign-in; its sessions end, its tokens stop working)
   npm run cli -- token create NAME [--label LABEL]           (prints a new API token for user NAME)
   npm run cli -- token list [NAME]                           (prefixes, never the tokens)
   npm run cli -- token revoke PREFIX`;

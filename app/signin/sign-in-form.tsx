@@ -20,7 +20,7 @@ export function SignInForm() {
     });
     setPending(false);
     if (!result || result.error) {
-      setError("Wrong user name or password. After 5 failed attempts sign-in pauses for 15 minutes.");
+      setError("Wrong user name or password. After 5 failed attempts from here, sign-in for that name pauses for 15 minutes.");
       return;
     }
     router.replace("/");

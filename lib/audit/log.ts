@@ -88,7 +88,15 @@ export const AUDIT_PAYLOADS = {
   "user.add": z.object({ role: z.string() }),
   "user.disable": z.object({}),
   "user.signin": z.object({}),
-  "user.signin-failed": z.object({ reason: z.enum(["password", "throttled"]) }),
+  // The actor is "anonymous"; the typed name (clipped, escaped) is only ever payload.
+  "user.signin-failed": z.object({
+    reason: z.enum(["password", "throttled"]),
+    attemptedName: z.string().max(400),
+    /** Failures of this name from this address in the current window, this one included. */
+    failures: z.number().int().positive(),
+    /** This failure starts a pause for the name from this address, or for the address. */
+    paused: z.boolean().optional(),
+  }),
   "token.create": z.object({ tokenName: z.string(), prefix: z.string() }),
   "token.revoke": z.object({ tokenName: z.string(), prefix: z.string() }),
 } as const;

@@ -55,7 +55,13 @@ export async function auditFacets(): Promise<{ actions: string[]; actors: string
   const db = getDb();
   const [actions, actors] = await Promise.all([
     db.auditEvent.findMany({ distinct: ["action"], select: { action: true }, orderBy: { action: "asc" } }),
-    db.auditEvent.findMany({ distinct: ["actorName"], select: { actorName: true }, orderBy: { actorName: "asc" } }),
+    // Failed sign-ins once named the typed name as actor; it must never become a filter choice.
+    db.auditEvent.findMany({
+      distinct: ["actorName"],
+      select: { actorName: true },
+      where: { NOT: { action: "user.signin-failed", actorId: null, actorName: { not: "anonymous" } } },
+      orderBy: { actorName: "asc" },
+    }),
   ]);
   return { actions: actions.map((a) => a.action), actors: actors.map((a) => a.actorName) };
 }

@@ -4,31 +4,16 @@ import CredentialsProvider from "next-auth/providers/credentials";
 import { z } from "zod";
 import { recordAudit, type Actor } from "../audit/log";
 import { getDb } from "../db";
-import { isRole } from "./permissions";
+import { clientAddress, headerValue, type HeaderSource } from "./client-address";
 import { authSecret } from "./secret";
+import { createSession, endSession, SESSION_MAX_AGE_SECONDS } from "./sessions";
 import { clearFailures, isThrottled, recordFailure } from "./throttle";
-import { authenticate } from "./users";
+import { authenticate, type SessionUser } from "./users";
 
-type Headers = Record<string, string | string[] | undefined> | undefined;
-
-function header(h: Headers, name: string): string | null {
-  const v = h?.[name];
-  return (Array.isArray(v) ? v[0] : v) ?? null;
-}
-
-async function auditSignIn(name: string, id: number | null, headers: Headers, failure?: "password" | "throttled") {
-  const actor: Actor = {
-    id,
-    name: name.slice(0, 40),
-    source: "ui",
-    // Recording a sign-in needs no permission; the role here grants nothing.
-    role: "viewer",
-    ip: header(headers, "x-forwarded-for")?.split(",")[0]?.trim() ?? null,
-    userAgent: header(headers, "user-agent")?.slice(0, 300) ?? null,
-  };
-  await getDb().$transaction((tx) =>
-    failure ? recordAudit(tx, actor, "user.signin-failed", actor.name, { reason: failure }) : recordAudit(tx, actor, "user.signin", actor.name, {}),
-  );
+async function auditSignIn(user: SessionUser, ip: string | null, userAgent: string | null) {
+  // Recording a sign-in needs no permission; the role here is the user's and grants nothing.
+  const actor: Actor = { id: user.id, name: user.name, source: "ui", role: user.role, ip, userAgent };
+  await getDb().$transaction((tx) => recordAudit(tx, actor, "user.signin", user.name, {}));
 }
 
 const credentialsSchema = z.object({ username: z.string().min(1).max(100), password: z.string().min(1).max(1000) });
@@ -36,7 +21,7 @@ const credentialsSchema = z.object({ username: z.string().min(1).max(100), passw
 export function authOptions(): NextAuthOptions {
   return {
     secret: authSecret(),
-    session: { strategy: "jwt", maxAge: 12 * 60 * 60 },
+    session: { strategy: "jwt", maxAge: SESSION_MAX_AGE_SECONDS },
     pages: { signIn: "/signin" },
     providers: [
       CredentialsProvider({
@@ -46,33 +31,41 @@ export function authOptions(): NextAuthOptions {
           const parsed = credentialsSchema.safeParse(raw);
           if (!parsed.success) return null;
           const name = parsed.data.username;
-          const headers = req?.headers as Headers;
-          if (isThrottled(name)) {
-            await auditSignIn(name, null, headers, "throttled");
+          const headers = req?.headers as HeaderSource;
+          const address = clientAddress(headers);
+          const userAgent = headerValue(headers, "user-agent")?.slice(0, 300) ?? null;
+          if (await isThrottled(name, address)) {
+            await recordFailure({ name, address, userAgent, reason: "throttled" });
             return null;
           }
           const user = await authenticate(name, parsed.data.password);
           if (!user) {
-            recordFailure(name);
-            await auditSignIn(name, null, headers, "password");
+            await recordFailure({ name, address, userAgent, reason: "password" });
             return null;
           }
-          clearFailures(name);
-          await auditSignIn(user.name, user.id, headers);
-          return { id: String(user.id), name: user.name, role: user.role };
+          await clearFailures(name, address);
+          await auditSignIn(user, address, userAgent);
+          return { id: String(user.id), name: user.name };
         },
       }),
     ],
     callbacks: {
-      jwt({ token, user }) {
+      // The cookie carries the session id only; who the user is and what role they hold is read
+      // from the database on every request (lib/auth/guard.ts).
+      async jwt({ token, user }) {
         if (user) {
           token.uid = Number(user.id);
-          token.role = (user as { role?: string }).role;
+          token.sid = await createSession(Number(user.id));
         }
         return token;
       },
       session({ session, token }) {
-        return { ...session, uid: token.uid, role: isRole(token.role) ? token.role : undefined };
+        return { ...session, uid: token.uid, sid: token.sid };
+      },
+    },
+    events: {
+      async signOut({ token }) {
+        if (typeof token?.sid === "string") await endSession(token.sid);
       },
     },
   };

@@ -6,6 +6,7 @@ import { AppError } from "../errors";
 import { authorize } from "./authorize";
 import { hashPassword, MIN_PASSWORD_LENGTH, verifyPassword } from "./password";
 import { ROLES, type Role } from "./permissions";
+import { endUserSessions } from "./sessions";
 
 export const userNameSchema = z
   .string()
@@ -17,7 +18,7 @@ export interface SessionUser {
   role: Role;
 }
 
-/** Creates a user, or sets the password and role of an existing one. */
+/** Creates a user, or sets the password and role of an existing one (which ends its sessions). */
 export async function addUser(name: string, role: Role, password: string, actor: Actor): Promise<SessionUser> {
   authorize(actor, "admin");
   const parsedName = userNameSchema.safeParse(name);
@@ -33,6 +34,7 @@ export async function addUser(name: string, role: Role, password: string, actor:
       create: { name, role, passwordHash },
       update: { role, passwordHash, disabledAt: null },
     });
+    await endUserSessions(tx, user.id);
     await recordAudit(tx, actor, "user.add", name, { role });
     return { id: user.id, name: user.name, role };
   });
@@ -49,13 +51,7 @@ export async function authenticate(name: string, password: string): Promise<Sess
 
 const DUMMY_HASH = "scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
 
-export async function findActiveUser(id: number): Promise<SessionUser | null> {
-  const user = await getDb().user.findUnique({ where: { id } });
-  if (!user || user.disabledAt) return null;
-  return { id: user.id, name: user.name, role: user.role as Role };
-}
-
-/** Disables a user: no sign-in, and its API tokens stop working. The row and its history stay. */
+/** Disables a user: no sign-in, its sessions end and its API tokens stop working. The row and its history stay. */
 export async function disableUser(name: string, actor: Actor): Promise<void> {
   authorize(actor, "admin");
   await getDb().$transaction(async (tx) => {
@@ -63,6 +59,7 @@ export async function disableUser(name: string, actor: Actor): Promise<void> {
     if (!user) throw new AppError("NOT_FOUND", `no user named ${name}`);
     if (user.disabledAt) return;
     await tx.user.update({ where: { id: user.id }, data: { disabledAt: new Date() } });
+    await endUserSessions(tx, user.id);
     await recordAudit(tx, actor, "user.disable", name, {});
   });
 }

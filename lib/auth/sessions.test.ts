@@ -1,0 +1,58 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { useTestDatabase } from "../testing/db";
+import type { Actor } from "../audit/log";
+import { getDb } from "../db";
+import { createSession, endSession, SESSION_MAX_AGE_SECONDS, userForSession } from "./sessions";
+import { addUser, disableUser } from "./users";
+
+const cli: Actor = { id: null, name: "cli:test", source: "cli", role: "admin" };
+
+beforeAll(() => {
+  useTestDatabase();
+});
+
+describe("browser sessions", () => {
+  it("ends at sign-out: the same session id no longer finds a user", async () => {
+    const user = await addUser("frank", "deployer", "a long enough password", cli);
+    const sid = await createSession(user.id);
+    const other = await createSession(user.id);
+    expect(await userForSession(sid)).toEqual({ id: user.id, name: "frank", role: "deployer" });
+    await endSession(sid);
+    expect(await userForSession(sid)).toBeNull();
+    expect(await userForSession(other)).not.toBeNull();
+  });
+
+  it("ends every session of a disabled user at once", async () => {
+    const user = await addUser("grace", "viewer", "a long enough password", cli);
+    const a = await createSession(user.id);
+    const b = await createSession(user.id);
+    await disableUser("grace", cli);
+    expect(await userForSession(a)).toBeNull();
+    expect(await userForSession(b)).toBeNull();
+    expect(await getDb().session.count({ where: { userId: user.id } })).toBe(0);
+  });
+
+  it("reads the role from the user on every request", async () => {
+    const user = await addUser("heidi", "deployer", "a long enough password", cli);
+    const sid = await createSession(user.id);
+    await getDb().user.update({ where: { id: user.id }, data: { role: "viewer" } });
+    expect((await userForSession(sid))?.role).toBe("viewer");
+  });
+
+  it("ends the sessions of a user whose password and role are reset", async () => {
+    const user = await addUser("ivan", "admin", "a long enough password", cli);
+    const sid = await createSession(user.id);
+    await addUser("ivan", "viewer", "another long password", cli);
+    expect(await userForSession(sid)).toBeNull();
+  });
+
+  it("expires twelve hours after sign-in, and stores only a hash of the id", async () => {
+    const user = await addUser("judy", "viewer", "a long enough password", cli);
+    const t0 = new Date("2026-12-01T08:00:00Z");
+    const sid = await createSession(user.id, t0);
+    expect(await userForSession(sid, new Date(t0.getTime() + SESSION_MAX_AGE_SECONDS * 1000 - 1))).not.toBeNull();
+    expect(await userForSession(sid, new Date(t0.getTime() + SESSION_MAX_AGE_SECONDS * 1000))).toBeNull();
+    expect(JSON.stringify(await getDb().session.findMany())).not.toContain(sid);
+    expect(await userForSession("made-up")).toBeNull();
+  });
+});
