@@ -2,7 +2,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { useTestDatabase } from "../testing/db";
 import { getDb } from "../db";
 import { recordAudit, SYSTEM_ACTOR } from "./log";
-import { exportAuditEvents, listAuditEvents } from "./queries";
+import { csvCell, exportAuditEvents, listAuditEvents } from "./queries";
 
 beforeAll(async () => {
   useTestDatabase();
@@ -62,5 +62,40 @@ describe("append-only storage", () => {
     await expect(db.$executeRawUnsafe(`DELETE FROM "AuditEvent"`)).rejects.toThrow();
     expect(await db.auditEvent.count()).toBe(7);
     expect((await db.auditEvent.findUniqueOrThrow({ where: { id: first.id } })).actorName).toBe(first.actorName);
+  });
+});
+
+describe("CSV cells", () => {
+  it("keeps every cell a spreadsheet would run as a formula as text", () => {
+    const risky = [
+      "=1+1",
+      "+1",
+      "-1",
+      "@SUM(A1)",
+      "\t=1+1",
+      "\r=1+1",
+      "\n=1+1",
+      "\tplain",
+      "\nplain",
+      "   =cmd|' /C calc'!A0",
+      ";=cmd",
+      " ;=cmd",
+      ",=cmd",
+      "\uff1dcmd", // full-width =
+    ];
+    for (const s of risky) {
+      const cell = csvCell(s);
+      const unquoted = cell.startsWith('"') ? cell.slice(1, -1).replaceAll('""', '"') : cell;
+      expect(unquoted.startsWith("'"), JSON.stringify(s)).toBe(true);
+    }
+  });
+
+  it("leaves ordinary text alone and quotes what a ; or tab separated reader would split", () => {
+    expect(csvCell("user.signin")).toBe("user.signin");
+    expect(csvCell("a=b")).toBe("a=b");
+    expect(csvCell(null)).toBe("");
+    expect(csvCell({ role: "viewer" })).toBe('"{""role"":""viewer""}"');
+    expect(csvCell("a;=b")).toBe('"a;=b"');
+    expect(csvCell("a\t=b")).toBe('"a\t=b"');
   });
 });

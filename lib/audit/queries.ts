@@ -68,11 +68,16 @@ export async function auditFacets(): Promise<{ actions: string[]; actors: string
 
 const CSV_COLUMNS = ["id", "at", "actor", "source", "action", "target", "ip", "userAgent", "payload"] as const;
 
-function csvCell(value: unknown): string {
+// Spreadsheets run a cell as a formula when it starts with = + - @ (or their full-width forms),
+// also after leading blanks, line breaks or a ; or , separator, and some when it starts with a
+// tab, CR or LF. Such cells get a leading ' so they stay text.
+const FORMULA_START = /^[\s;,]*[=+\-@\uff1d\uff0b\uff0d\uff20]|^[\t\r\n]/;
+
+export function csvCell(value: unknown): string {
   const s = value == null ? "" : typeof value === "string" ? value : JSON.stringify(value);
-  // A leading =,+,-,@ would run as a formula in a spreadsheet.
-  const safe = /^[=+\-@\t\r]/.test(s) ? `'${s}` : s;
-  return /[",\n\r]/.test(safe) ? `"${safe.replaceAll('"', '""')}"` : safe;
+  const safe = FORMULA_START.test(s) ? `'${s}` : s;
+  // Quoted also for ; and tab, so a reader that splits on those keeps the cell whole.
+  return /[",;\t\n\r]/.test(safe) ? `"${safe.replaceAll('"', '""')}"` : safe;
 }
 
 /** Streams every matching event, oldest first, as CSV or JSON lines of one array. */
