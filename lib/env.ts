@@ -16,6 +16,11 @@ export const envSchema = z.object({
     }),
   SCAP_CHANNELS_CONFIG: z.string().min(1).optional(),
   PORT: z.coerce.number().int().min(1).max(65535).optional(),
+  /** Address `npm start` / `npm run dev` listen on; 127.0.0.1 unless set (0.0.0.0 or :: for every interface). */
+  HOST: z
+    .string()
+    .regex(/^(?:[0-9a-fA-F:]+|[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?)?$/, "must be an IP address or a host name, e.g. 127.0.0.1 or 0.0.0.0")
+    .optional(),
   NEXTAUTH_SECRET: z.string().min(32, "must be at least 32 characters (e.g. `openssl rand -base64 32`)").optional(),
   NEXTAUTH_URL: z.url().optional(),
 });
