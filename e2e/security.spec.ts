@@ -1,0 +1,81 @@
+import { readFileSync } from "node:fs";
+import { expect, test } from "@playwright/test";
+import { signIn } from "./fixtures/auth";
+import { TOKENS_FILE } from "./fixtures/env";
+
+const bearer = (who: "admin" | "deployer" | "viewer") => ({ authorization: `Bearer ${(JSON.parse(readFileSync(TOKENS_FILE, "utf8")) as Record<string, string>)[who]}` });
+
+test("every response carries the security headers, and pages work under the CSP", async ({ page, request }) => {
+  for (const path of ["/signin", "/api/health", "/api/no-such-endpoint", "/no-such-page"]) {
+    const res = await request.get(path);
+    const h = res.headers();
+    expect(h["content-security-policy"], path).toContain("frame-ancestors 'none'");
+    expect(h["content-security-policy"], path).toContain("object-src 'none'");
+    expect(h["x-frame-options"], path).toBe("DENY");
+    expect(h["x-content-type-options"], path).toBe("nosniff");
+    expect(h["referrer-policy"], path).toBe("same-origin");
+  }
+  const refused: string[] = [];
+  page.on("console", (m) => {
+    if (/Content Security Policy|Refused to/i.test(m.text())) refused.push(m.text());
+  });
+  await signIn(page, "viewer"); // needs the hydrated sign-in form
+  await page.goto("/builds");
+  await page.getByRole("button", { name: "Switch light/dark theme" }).click(); // a client component that only works hydrated
+  await expect(page.locator("html")).toHaveClass(/dark/);
+  expect(refused).toEqual([]);
+});
+
+test("an unknown API path is a JSON 404 for every method, not the HTML page", async ({ request }) => {
+  for (const method of ["GET", "POST", "DELETE"] as const) {
+    const res = await request.fetch("/api/builds/no-such-thing", { method, headers: bearer("viewer") });
+    expect(res.status(), method).toBe(404);
+    expect(res.headers()["content-type"]).toContain("application/json");
+    expect((await res.json()).error.code).toBe("NOT_FOUND");
+  }
+});
+
+test("oversized bodies are refused with 413 before they are read", async ({ request }) => {
+  const json = await request.post("/api/builds/refresh", {
+    headers: { ...bearer("deployer"), "content-type": "application/json" },
+    data: Buffer.alloc(10 * 1024 * 1024, 0x20),
+  });
+  expect(json.status()).toBe(413);
+  expect((await json.json()).error.code).toBe("PAYLOAD_TOO_LARGE");
+  const form = await request.post("/api/auth/callback/credentials", {
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    data: Buffer.alloc(50 * 1024 * 1024, 0x61),
+  });
+  expect(form.status()).toBe(413);
+  expect((await form.json()).error.code).toBe("PAYLOAD_TOO_LARGE");
+});
+
+test("a copied session cookie stops working once its session signs out", async ({ browser }) => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await signIn(page, "viewer");
+  const copied = (await context.cookies()).map((c) => `${c.name}=${c.value}`).join("; ");
+  const thief = await browser.newContext();
+  expect((await thief.request.get("/api/builds", { headers: { cookie: copied } })).status()).toBe(200);
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await expect(page).toHaveURL(/\/signin/);
+  const after = await thief.request.get("/api/builds", { headers: { cookie: copied } });
+  expect(after.status()).toBe(401);
+  await context.close();
+  await thief.close();
+});
+
+test("a failed sign-in is audited as anonymous from the socket address, whatever X-Forwarded-For says", async ({ page, request }) => {
+  await page.setExtraHTTPHeaders({ "x-forwarded-for": "203.0.113.66" });
+  await page.goto("/signin");
+  await page.getByLabel("User").fill("no-such-user\u202e");
+  await page.getByLabel("Password").fill("whatever-it-is");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(page.getByRole("alert").filter({ hasText: "Wrong user name or password." })).toBeVisible();
+  const { events } = await (await request.get("/api/audit?action=user.signin-failed&limit=1", { headers: bearer("admin") })).json();
+  expect(events[0]).toMatchObject({ actor: "anonymous", ip: "127.0.0.1", payload: { reason: "password", attemptedName: "no-such-user\\u{202e}" } });
+  await signIn(page, "admin");
+  await page.goto("/audit");
+  await expect(page.locator('select[name="actor"] option', { hasText: "anonymous" })).toHaveCount(1);
+  await expect(page.locator('select[name="actor"] option', { hasText: "no-such-user" })).toHaveCount(0);
+});
