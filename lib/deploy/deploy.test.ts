@@ -307,3 +307,26 @@ describe("override", () => {
     expect(await onHosts()).toEqual(Object.fromEntries(H.map((h) => [h, V[0]])));
   });
 });
+
+describe("health check and reasons", () => {
+  it("runs the health check after the read-back; a failing one fails the host with the version installed", async () => {
+    const ok: AppConfig = { ...config, commands: { ...config.commands, healthCheck: "scap version" } };
+    const good = await finished((await promoteBuild(ok, DEPLOYER, "canary", { version: V[1]!, reason: "healthy" })).id);
+    expect(good.hosts[0]).toMatchObject({ status: "succeeded", output: expect.stringContaining("$ health check") });
+    const bad: AppConfig = { ...config, commands: { ...config.commands, healthCheck: "echo unhealthy >&2; exit 3" } };
+    const d = await finished((await promoteBuild(bad, DEPLOYER, "canary", { version: V[2]!, reason: "unhealthy" })).id);
+    expect(d.hosts[0]).toMatchObject({ status: "failed", errorKind: "health", exitCode: 3, reportedVersion: V[2], error: expect.stringMatching(/health check failed \(exit status 3\): unhealthy/) });
+    expect(d.status).toBe("partial");
+  });
+
+  it("a reason full of shell syntax is only text: recorded verbatim, never run", async () => {
+    const marker = path.join(fx.dir, "REASON-MARK");
+    const reason = `$(touch ${marker}); \`touch ${marker}\` | touch ${marker} 'quoted' "double"`;
+    const started = await promoteBuild(config, DEPLOYER, "canary", { version: V[1]!, reason });
+    expect(started.salLine.endsWith(`(canary): ${reason}`)).toBe(true);
+    const d = await finished(started.id);
+    expect(d).toMatchObject({ status: "succeeded", reason });
+    expect(existsSync(marker)).toBe(false);
+  });
+});
+

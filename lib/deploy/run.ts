@@ -248,7 +248,8 @@ export async function runDeployment(config: AppConfig, id: number, opts: { trans
       for (const r of left) r.status = leftStatus;
     }
     const count = (s: string) => rows.filter((r) => r.status === s).length;
-    const changed = rows.filter((r) => r.status === "succeeded" && r.fromVersion !== version).length;
+    // A host counts as changed when it reports the version now (a failed health check included).
+    const changed = rows.filter((r) => (r.status === "succeeded" || r.reportedVersion === version) && r.fromVersion !== version).length;
     // failed: no host changed version; partial: some did, so the channel is split.
     const status: DeploymentStatus = count("cancelled") > 0 ? "cancelled" : count("succeeded") === rows.length ? "succeeded" : changed > 0 ? "partial" : "failed";
     const finishedAt = new Date();
