@@ -38,6 +38,8 @@ export const AUDIT_PAYLOADS = {
     unknown: z.number().int(),
     changed: z.array(z.object({ host: z.string(), from: z.string().nullable(), to: z.string().nullable() })),
     durationMs: z.number().int(),
+    /** Hosts not probed because a deployment held them (their last observation stands). */
+    busy: z.array(z.object({ host: z.string(), holder: z.string() })).optional(),
     /** This person's request joined a probe already running; the counts are that probe's. */
     joined: z.boolean().optional(),
   }),

@@ -317,6 +317,8 @@ describe("probing the sandbox cluster", () => {
       expect(run.busy).toEqual([{ host: "beta02", holder: `deployment ${running.id}` }]);
       expect(run.hosts.map((h) => h.host)).toEqual(["beta01", "beta03", "beta04", "beta05", "beta06"]);
       expect((await db.hostObservation.findFirstOrThrow({ where: { hostId: ids.beta02 }, orderBy: { id: "desc" } })).id).toBe(last.id);
+      const event = await db.auditEvent.findFirstOrThrow({ where: { action: "hosts.refresh" }, orderBy: { id: "desc" } });
+      expect(JSON.parse(event.payload)).toMatchObject({ hosts: 5, busy: [{ host: "beta02", holder: `deployment ${running.id}` }] });
 
       const done = await probeFleet(config, ACTOR);
       expect(done).toMatchObject({ running: false, done: 6, total: 6, busy: [{ host: "beta02", holder: `deployment ${running.id}` }] });

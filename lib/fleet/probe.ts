@@ -254,6 +254,7 @@ export async function probeHosts(config: AppConfig, actor: Actor, opts: ProbeOpt
       ...counts,
       changed,
       durationMs,
+      ...(busy.length > 0 ? { busy } : {}),
     });
   });
   return {
