@@ -137,6 +137,28 @@ export const serverSchema = z
   })
   .strict();
 
+export const WEBHOOK_EVENTS = ["deployment.start", "deployment.finish"] as const;
+
+export const webhookSchema = z
+  .object({
+    url: z.url({ protocol: /^https?$/, error: "must be an http(s) URL" }),
+    events: z.array(z.enum(WEBHOOK_EVENTS)).min(1).default([...WEBHOOK_EVENTS]),
+    /** Name of the environment variable holding the HMAC secret (secrets stay out of this file). */
+    secretEnv: z
+      .string()
+      .regex(/^[A-Z_][A-Z0-9_]*$/, "must be an environment variable name")
+      .optional(),
+    timeoutSeconds: seconds(10, 120),
+    /** Deliveries after the first, with doubling back-off from retryDelaySeconds. */
+    retries: z.number().int().min(0).max(10).default(4),
+    retryDelaySeconds: z.number().min(0.1).max(3600).default(5),
+  })
+  .strict();
+
+export const notificationsSchema = z
+  .object({ webhooks: z.array(webhookSchema).default([]) })
+  .strict();
+
 export const configSchema = z
   .object({
     repository: repositorySchema,
@@ -152,6 +174,7 @@ export const configSchema = z
     hosts: z.array(hostSchema).min(1),
     channels: z.array(channelSchema).min(1),
     server: serverSchema.default({ trustedProxies: 0 }),
+    notifications: notificationsSchema.default({ webhooks: [] }),
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -181,3 +204,4 @@ export type RepositoryConfig = AppConfig["repository"];
 export type SshConfig = AppConfig["ssh"];
 export type HostConfig = AppConfig["hosts"][number];
 export type ChannelConfig = AppConfig["channels"][number];
+export type WebhookConfig = AppConfig["notifications"]["webhooks"][number];
