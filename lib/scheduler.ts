@@ -3,6 +3,7 @@ import { startBuildRefreshTimer } from "./apt/refresh";
 import { getConfigState } from "./config";
 import { startRecoveryTimer } from "./deploy/recover";
 import { startProbeTimer } from "./fleet/probe";
+import { startWebhookTimer } from "./notify/webhooks";
 
 /** A config for the timers: none while unconfigured or invalid (they look again later). */
 function currentConfig() {
@@ -11,11 +12,12 @@ function currentConfig() {
 }
 
 /**
- * Background work: the watch for deployments whose runner died (always), and the refresh of the
+ * Background work: the watch for deployments whose runner died and the webhook sender (always), and the refresh of the
  * repository and the fleet, each on its own interval from the config (unless switched off).
  */
 export function startSchedulers() {
   startRecoveryTimer(currentConfig);
+  startWebhookTimer(currentConfig);
   if (process.env.SCAP_CHANNELS_NO_TIMERS === "1") return;
   startBuildRefreshTimer(() => currentConfig()?.repository);
   startProbeTimer(currentConfig);

@@ -48,7 +48,21 @@ export interface DeploymentTargetView {
   finishedAt: string | null;
 }
 
+/** A webhook message about the deployment and how its delivery went. */
+export interface NotificationView {
+  event: string;
+  /** Without query or user info. */
+  url: string;
+  status: string;
+  attempts: number;
+  lastStatus: number | null;
+  lastError: string | null;
+  createdAt: string;
+  deliveredAt: string | null;
+}
+
 export interface DeploymentDetail extends DeploymentSummary {
+  notifications: NotificationView[];
   batchSize: number;
   maxFailures: number;
   targets: TargetCounts;

@@ -1,6 +1,7 @@
 import "server-only";
 import { z } from "zod";
 import { getDb, type Db, type Tx } from "../db";
+import { displayUrl } from "../notify/url";
 import type { DeploymentDetail, DeploymentJson, DeploymentSummary, TargetCounts } from "./deployment-types";
 
 export type { DeploymentDetail, DeploymentJson, DeploymentSummary, TargetCounts };
@@ -94,11 +95,22 @@ export async function getDeployment(id: number, db: Db | Tx = getDb()): Promise<
     include: {
       channel: { select: { name: true } },
       targets: { include: { host: { select: { name: true } } }, orderBy: [{ batch: "asc" }, { id: "asc" }] },
+      webhooks: { orderBy: { id: "asc" } },
     },
   });
   if (!d) return null;
   return {
     ...toSummary(d),
+    notifications: d.webhooks.map((w) => ({
+      event: w.event,
+      url: displayUrl(w.url),
+      status: w.status,
+      attempts: w.attempts,
+      lastStatus: w.lastStatus,
+      lastError: w.lastError,
+      createdAt: w.createdAt.toISOString(),
+      deliveredAt: iso(w.deliveredAt),
+    })),
     batchSize: d.batchSize,
     maxFailures: d.maxFailures,
     hosts: d.targets.map((t) => ({

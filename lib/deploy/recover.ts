@@ -3,6 +3,7 @@ import { recordAudit, SYSTEM_ACTOR } from "../audit/log";
 import type { AppConfig } from "../config-schema";
 import { getDb } from "../db";
 import { probeHosts } from "../fleet/probe";
+import { notifyDeployment } from "../notify/webhooks";
 
 export interface RecoveredDeployment {
   id: number;
@@ -56,6 +57,7 @@ export async function recoverDeployments(config: AppConfig | null, now = new Dat
     });
     if (running === null) continue;
     recovered.push({ id, running: await reprobe(config, running) });
+    if (config) void notifyDeployment(config, id, "deployment.finish");
   }
   return recovered;
 }

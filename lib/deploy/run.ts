@@ -5,6 +5,7 @@ import type { AppConfig, HostConfig } from "../config-schema";
 import { getDb } from "../db";
 import { classifyProbe } from "../fleet/probe";
 import { CONNECT_ERROR_KINDS, getFleetTransport, SshError, type ExecResult, type FleetTransport } from "../fleet/ssh";
+import { notifyDeployment } from "../notify/webhooks";
 import { renderCommand, shellQuote } from "../shell";
 import { leaseFromNow, RENEW_MS, runnerId } from "./lease";
 
@@ -92,6 +93,7 @@ export async function runDeployment(config: AppConfig, id: number, opts: { trans
     data: { status: "running", startedAt, runnerId: me, leaseUntil: leaseFromNow() },
   });
   if (claimed.count === 0) return null;
+  void notifyDeployment(config, id, "deployment.start");
 
   const deployment = await db.deployment.findUniqueOrThrow({
     where: { id },
@@ -280,6 +282,7 @@ export async function runDeployment(config: AppConfig, id: number, opts: { trans
     });
     return status;
   });
+  if (final !== null) void notifyDeployment(config, id, "deployment.finish");
   return final;
 }
 

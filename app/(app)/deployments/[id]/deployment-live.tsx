@@ -180,6 +180,38 @@ export function DeploymentLive({ initial, cancelDenied, retryDenied }: { initial
         </div>
       </section>
 
+      {d.notifications.length > 0 ? (
+        <section className="card" aria-label="Notifications">
+          <h2 className="border-b border-slate-200 px-3 py-2 text-sm font-semibold dark:border-slate-800">Webhook notifications</h2>
+          <div className="table-wrap">
+            <table className="data" data-testid="notifications-table">
+              <thead>
+                <tr>
+                  <th>Event</th>
+                  <th>Receiver</th>
+                  <th>State</th>
+                  <th>Attempts</th>
+                  <th>Last answer</th>
+                </tr>
+              </thead>
+              <tbody>
+                {d.notifications.map((n, i) => (
+                  <tr key={i} data-testid="notification-row" data-status={n.status}>
+                    <td className="whitespace-nowrap">{n.event}</td>
+                    <td className="mono break-all">{n.url}</td>
+                    <td>
+                      <Badge tone={n.status === "delivered" ? "green" : n.status === "failed" ? "red" : "slate"}>{n.status}</Badge>
+                    </td>
+                    <td className="tabular-nums">{n.attempts}</td>
+                    <td className="text-xs">{n.lastError ?? (n.lastStatus ? `HTTP ${n.lastStatus}` : "—")}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        </section>
+      ) : null}
+
       <section className="card" aria-label="Hosts">
         <div className="table-wrap">
           <table className="data" data-testid="targets-table">

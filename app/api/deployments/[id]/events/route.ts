@@ -8,6 +8,7 @@ export const dynamic = "force-dynamic";
 
 const POLL_MS = 500;
 const KEEPALIVE_MS = 15_000;
+const NOTIFICATIONS_GRACE_MS = 90_000;
 const ENDED = new Set(["succeeded", "failed", "partial", "cancelled", "interrupted"]);
 
 /**
@@ -41,6 +42,7 @@ export const GET = route(async (request, { params }: { params: Promise<{ id: str
       let last = "";
       let lastSentAt = Date.now();
       let current = first;
+      let endedAt: number | null = null;
       try {
         for (;;) {
           const text = JSON.stringify(deploymentJson(current));
@@ -53,8 +55,13 @@ export const GET = route(async (request, { params }: { params: Promise<{ id: str
             lastSentAt = Date.now();
           }
           if (ENDED.has(current.status)) {
-            send("end", JSON.stringify({ status: current.status }));
-            break;
+            // Its webhook messages settle after it ends; follow them a while longer.
+            endedAt ??= Date.now();
+            const sending = current.notifications.some((n) => n.status === "pending" || n.status === "sending");
+            if (!sending || Date.now() - endedAt > NOTIFICATIONS_GRACE_MS) {
+              send("end", JSON.stringify({ status: current.status }));
+              break;
+            }
           }
           await new Promise((r) => setTimeout(r, POLL_MS));
           if (closed) break;
