@@ -28,7 +28,7 @@ function configFor(sb: Sandbox, n: number): AppConfig {
     ...config,
     ssh: { ...config.ssh, concurrency: n },
     hosts: config.hosts.slice(0, n),
-    channels: [{ name: "beta", hosts: "all", batchSize: n, maxFailures: n }],
+    channels: [{ name: "beta", hosts: "all", batchSize: n, maxFailures: n, onBakeFailure: "stay" }],
   };
 }
 

@@ -33,6 +33,11 @@ export const repositorySchema = z
     refreshSeconds: seconds(300),
     timeoutSeconds: seconds(30, 600),
     maxDownloadBytes: z.number().int().positive().default(256 * 1024 * 1024),
+    /** Link to what changed between two builds, with `{from}` and `{to}` git commits. */
+    compareUrl: z
+      .url({ protocol: /^https?$/, error: "must be an http(s) URL" })
+      .refine((u) => u.includes("{from}") && u.includes("{to}"), "must contain {from} and {to}")
+      .optional(),
   })
   .strict()
   .refine((r) => r.unsigned || r.keyring !== undefined, {
@@ -106,6 +111,20 @@ export const channelSchema = z
     batchSize: countOrPercent(1).default(1),
     /** Failed hosts tolerated before the run stops starting hosts: a count, or a percentage ("10%"). */
     maxFailures: countOrPercent(0).default(0),
+    /** `newest`: every new build the repository reader accepts is promoted here by itself. */
+    follow: z.literal("newest").optional(),
+    /** After a successful promotion the build bakes here before channels that require this one take it. */
+    bake: z
+      .object({
+        minutes: z.number().min(0).max(7 * 24 * 60),
+        /** Run on every host of the channel during the bake; default commands.healthCheck. */
+        healthCheck: template(["package", "version"], []).optional(),
+        everySeconds: z.number().min(1).max(86_400).default(60),
+      })
+      .strict()
+      .optional(),
+    /** What a failed health check during the bake does besides marking the build failed here. */
+    onBakeFailure: z.enum(["stay", "rollback"]).default("stay"),
   })
   .strict();
 
