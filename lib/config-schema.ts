@@ -178,6 +178,64 @@ export const notificationsSchema = z
   .object({ webhooks: z.array(webhookSchema).default([]) })
   .strict();
 
+const groupNames = z.array(z.string().min(1).max(512)).default([]);
+
+/** http only for a provider on this machine (tests, a local proxy); anywhere else it must be https. */
+const issuerUrl = z.url({ protocol: /^https?$/, error: "must be an http(s) URL" }).refine((u) => {
+  const url = new URL(u);
+  return url.protocol === "https:" || ["127.0.0.1", "localhost", "[::1]"].includes(url.hostname);
+}, "must be an https URL (http only for 127.0.0.1, localhost or [::1])");
+
+export const oidcSchema = z
+  .object({
+    /** The provider's issuer; its discovery document is read from <issuer>/.well-known/openid-configuration. */
+    issuer: issuerUrl,
+    clientId: z.string().min(1),
+    /** Shown on the sign-in button: "Sign in with <name>". */
+    name: z.string().min(1).max(60).default("single sign-on"),
+    scopes: z
+      .array(z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, "must be an OAuth scope (no spaces or quotes)"))
+      .refine((s) => s.includes("openid"), "must include openid")
+      .default(["openid", "profile"]),
+    /** The claim (ID token or userinfo) that lists the person's groups; a dotted path reaches into an object. */
+    groupsClaim: z.string().min(1).default("groups"),
+    /** Groups granting each role, compared without regard to case; the highest role wins. */
+    roles: z
+      .object({ admin: groupNames, deployer: groupNames, viewer: groupNames })
+      .strict()
+      .default({ admin: [], deployer: [], viewer: [] }),
+    /** The role of someone in none of the groups; without it they are refused. */
+    defaultRole: z.enum(["viewer", "deployer", "admin"]).optional(),
+  })
+  .strict()
+  .refine((o) => o.defaultRole !== undefined || o.roles.admin.length + o.roles.deployer.length + o.roles.viewer.length > 0, {
+    path: ["roles"],
+    error: "name at least one group (or set defaultRole): as it is, nobody could sign in with the identity provider",
+  });
+
+export const DEFAULT_SESSION_LIMITS = { idleMinutes: 120, maxHours: 12 };
+
+export const authSchema = z
+  .object({
+    /** Password accounts made with the CLI; false leaves sign-in to the identity provider only. */
+    local: z.boolean().default(true),
+    session: z
+      .object({
+        /** A session not used for this long ends. */
+        idleMinutes: z.number().positive().max(7 * 24 * 60).default(DEFAULT_SESSION_LIMITS.idleMinutes),
+        /** A session ends this long after sign-in, however busy. */
+        maxHours: z.number().positive().max(30 * 24).default(DEFAULT_SESSION_LIMITS.maxHours),
+      })
+      .strict()
+      .default(DEFAULT_SESSION_LIMITS),
+    oidc: oidcSchema.optional(),
+  })
+  .strict()
+  .refine((a) => a.local || a.oidc !== undefined, {
+    path: ["local"],
+    error: "false needs auth.oidc: with neither, nobody could sign in",
+  });
+
 export const configSchema = z
   .object({
     repository: repositorySchema,
@@ -193,6 +251,7 @@ export const configSchema = z
     hosts: z.array(hostSchema).min(1),
     channels: z.array(channelSchema).min(1),
     server: serverSchema.default({ trustedProxies: 0 }),
+    auth: authSchema.default({ local: true, session: DEFAULT_SESSION_LIMITS }),
     notifications: notificationsSchema.default({ webhooks: [] }),
   })
   .strict()
@@ -223,4 +282,6 @@ export type RepositoryConfig = AppConfig["repository"];
 export type SshConfig = AppConfig["ssh"];
 export type HostConfig = AppConfig["hosts"][number];
 export type ChannelConfig = AppConfig["channels"][number];
+export type AuthConfig = AppConfig["auth"];
+export type OidcConfig = NonNullable<AuthConfig["oidc"]>;
 export type WebhookConfig = AppConfig["notifications"]["webhooks"][number];

@@ -23,6 +23,8 @@ export const envSchema = z.object({
     .optional(),
   NEXTAUTH_SECRET: z.string().min(32, "must be at least 32 characters (e.g. `openssl rand -base64 32`)").optional(),
   NEXTAUTH_URL: z.url().optional(),
+  /** The identity provider's client secret (auth.oidc); kept out of the config file. */
+  SCAP_CHANNELS_OIDC_CLIENT_SECRET: z.string().min(1, "must not be empty: the client secret registered at the identity provider").optional(),
 });
 
 export type Env = z.infer<typeof envSchema>;

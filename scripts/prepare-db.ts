@@ -22,6 +22,7 @@ try {
 if (env.SCAP_CHANNELS_CONFIG) {
   try {
     const config = readConfigFile(env.SCAP_CHANNELS_CONFIG);
+    if (config.auth.oidc && !env.SCAP_CHANNELS_OIDC_CLIENT_SECRET) fail("auth.oidc is configured: set SCAP_CHANNELS_OIDC_CLIENT_SECRET to the client secret registered at the identity provider");
     console.log(`config: ${path.resolve(env.SCAP_CHANNELS_CONFIG)} (${config.hosts.length} hosts, channels ${config.channels.map((c) => c.name).join(", ")})`);
   } catch (e) {
     fail((e as Error).message);

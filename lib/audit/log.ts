@@ -89,10 +89,10 @@ export const AUDIT_PAYLOADS = {
   }),
   "user.add": z.object({ role: z.string() }),
   "user.disable": z.object({}),
-  "user.signin": z.object({}),
+  "user.signin": z.object({ method: z.enum(["password", "oidc"]).optional(), role: z.string().optional(), groups: z.array(z.string()).optional(), previousRole: z.string().optional() }),
   // The actor is "anonymous"; the typed name (clipped, escaped) is only ever payload.
   "user.signin-failed": z.object({
-    reason: z.enum(["password", "throttled"]),
+    reason: z.enum(["password", "throttled", "no-role", "disabled", "name-taken"]),
     attemptedName: z.string().max(400),
     /** Failures of this name from this address in the current window, this one included. */
     failures: z.number().int().positive(),

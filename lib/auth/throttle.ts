@@ -45,8 +45,8 @@ export interface FailedAttempt {
   name: string;
   address: string | null;
   userAgent: string | null;
-  /** password: checked and wrong (or no such user); throttled: refused unchecked while paused. */
-  reason: "password" | "throttled";
+  /** password: checked and wrong (or no such user); throttled: refused unchecked while paused; the rest: refused after the identity provider's sign-in (lib/auth/oidc.ts). */
+  reason: "password" | "throttled" | "no-role" | "disabled" | "name-taken";
 }
 
 /**

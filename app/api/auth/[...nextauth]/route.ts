@@ -13,7 +13,7 @@ async function handler(request: Request, context: Context) {
     const body = await readBody(request, AUTH_BODY_LIMIT);
     req = new NextRequest(request.url, { method: "POST", headers: request.headers, body });
   }
-  return NextAuth(authOptions())(req, context);
+  return NextAuth(authOptions({ headers: request.headers }))(req, context);
 }
 
 export const GET = route(handler);
