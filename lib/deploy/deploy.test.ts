@@ -330,3 +330,38 @@ describe("health check and reasons", () => {
   });
 });
 
+describe("runner robustness", () => {
+  const slow = (seconds: number): AppConfig => ({ ...config, commands: { ...config.commands, install: `sleep ${seconds}; ${DEFAULT_INSTALL_COMMAND}` } });
+
+  it("a replaced shared transport (a config reload) does not end a running deployment", async () => {
+    const started = await promoteBuild(slow(1), ADMIN, "beta", { version: V[2]!, reason: "through a reload", override: true });
+    await new Promise((r) => setTimeout(r, 300));
+    await closeFleetTransport();
+    const d = await finished(started.id);
+    expect(d.status).toBe("succeeded");
+    expect(d.hosts.every((h) => h.status === "succeeded")).toBe(true);
+  });
+
+  it("a runner whose deployment was taken over stops starting hosts and writes nothing more", async () => {
+    const started = await promoteBuild(slow(1), ADMIN, "beta", { version: V[1]!, reason: "taken over", override: true });
+    await new Promise((r) => setTimeout(r, 300));
+    // What another process's recovery does once it decided this runner was dead.
+    await getDb().deployment.update({ where: { id: started.id }, data: { status: "interrupted", runnerId: null, leaseUntil: null } });
+    await waitForRunner(started.id);
+    const d = (await getDeployment(started.id))!;
+    expect(d.status).toBe("interrupted");
+    // The host that was installing keeps the "running" its record had when it was taken over; none after it started.
+    expect(d.hosts.filter((h) => h.status === "pending")).toHaveLength(H.length - 1);
+    expect(d.hosts[0]!.status).toBe("running");
+    await getDb().hostLock.deleteMany({ where: { deploymentId: started.id } });
+  });
+
+  it("a host already on the version is health-checked, not waved through", async () => {
+    const bad: AppConfig = { ...config, commands: { ...config.commands, healthCheck: "exit 7" } };
+    await probeHosts(config, DEPLOYER);
+    const current = await installedVersion(fx.sb, H[0]!);
+    const d = await finished((await promoteBuild(bad, ADMIN, "canary", { version: current!, reason: "same version", override: true })).id);
+    expect(d.hosts[0]).toMatchObject({ status: "failed", errorKind: "health", exitCode: 7, output: expect.stringContaining("already runs") });
+  });
+});
+

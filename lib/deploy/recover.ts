@@ -4,6 +4,7 @@ import type { AppConfig } from "../config-schema";
 import { getDb } from "../db";
 import { probeHosts } from "../fleet/probe";
 import { notifyDeployment } from "../notify/webhooks";
+import { isRunningHere } from "./run";
 
 export interface RecoveredDeployment {
   id: number;
@@ -26,6 +27,8 @@ export async function recoverDeployments(config: AppConfig | null, now = new Dat
   });
   const recovered: RecoveredDeployment[] = [];
   for (const { id } of stale) {
+    // A lapsed lease of a runner alive in this process is a slow database, not a dead runner.
+    if (isRunningHere(id)) continue;
     const running = await db.$transaction(async (tx) => {
       // Conditional: a runner that renewed meanwhile keeps its deployment.
       const marked = await tx.deployment.updateMany({

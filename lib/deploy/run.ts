@@ -4,10 +4,10 @@ import { recordAudit, SYSTEM_ACTOR } from "../audit/log";
 import type { AppConfig, HostConfig } from "../config-schema";
 import { getDb } from "../db";
 import { classifyProbe } from "../fleet/probe";
-import { CONNECT_ERROR_KINDS, getFleetTransport, SshError, type ExecResult, type FleetTransport } from "../fleet/ssh";
+import { CONNECT_ERROR_KINDS, createFleetTransport, SshError, type ExecResult, type FleetTransport } from "../fleet/ssh";
 import { notifyDeployment } from "../notify/webhooks";
 import { renderCommand, shellQuote } from "../shell";
-import { leaseFromNow, RENEW_MS, runnerId } from "./lease";
+import { LEASE_MS, leaseFromNow, RENEW_MS, runnerId } from "./lease";
 
 // The deployment runner: batches in order, hosts of a batch at once (at most ssh.concurrency), per
 // host install → version read-back → health check under one held SSH session. Every state change
@@ -80,9 +80,17 @@ interface TargetResult {
   reportedVersion: string | null;
 }
 
+/** A write that found the deployment no longer held by this runner (recovery took it over). */
+class LeaseLost extends Error {}
+
+// The runner's own transactions wait for SQLite's writer rather than failing at Prisma's 2 s default.
+const TX = { maxWait: 15_000, timeout: 30_000 } as const;
+
 /**
  * Runs a queued deployment to its end and returns its final status, or null when another runner
- * has it. Claiming it and every later write are conditional on this process's lease.
+ * has it or took it over. Claiming it and every later write are conditional on this runner still
+ * holding it; once a write finds otherwise, no new host starts, running commands are stopped and
+ * nothing more is written.
  */
 export async function runDeployment(config: AppConfig, id: number, opts: { transport?: FleetTransport; wake?: Promise<void> } = {}): Promise<DeploymentStatus | null> {
   const db = getDb();
@@ -99,24 +107,43 @@ export async function runDeployment(config: AppConfig, id: number, opts: { trans
     where: { id },
     include: { channel: { select: { name: true } }, targets: { include: { host: { select: { id: true, name: true } } }, orderBy: [{ batch: "asc" }, { id: "asc" }] } },
   });
-  const transport = opts.transport ?? getFleetTransport(config.ssh);
+  // A transport of its own: a config reload replaces the shared one, and must not end this run.
+  const transport = opts.transport ?? createFleetTransport(config.ssh);
   const pkg = config.repository.package;
   const version = deployment.version;
   const holder = `deployment ${id}`;
+  const held = { runnerId: me, status: "running" };
 
   let cancelled = deployment.cancelRequestedAt !== null;
   let leaseLost = false;
+  /** A write of progress failed: no new host starts (recovery ends the deployment if this runner cannot). */
+  let broken = false;
   let failures = 0;
-  const stopReason = (): "cancelled" | "lease" | "threshold" | null =>
-    leaseLost ? "lease" : cancelled ? "cancelled" : failures > deployment.maxFailures ? "threshold" : null;
+  const stopReason = (): "cancelled" | "lease" | "error" | "threshold" | null =>
+    leaseLost ? "lease" : broken ? "error" : cancelled ? "cancelled" : failures > deployment.maxFailures ? "threshold" : null;
 
+  const lease = new AbortController();
+  const loseLease = () => {
+    if (leaseLost) return;
+    leaseLost = true;
+    console.error(`deploy: deployment ${id} is no longer held by this runner; stopping its hosts`);
+    lease.abort();
+  };
+  /** Hosts waiting for their session: a cancel stops the wait (a host already installing finishes). */
+  const waiting = new Set<AbortController>();
+
+  let lastRenewal = Date.now();
   const renew = setInterval(() => {
     void db.deployment
-      .updateMany({ where: { id, runnerId: me, status: "running" }, data: { leaseUntil: leaseFromNow() } })
+      .updateMany({ where: { id, ...held }, data: { leaseUntil: leaseFromNow() } })
       .then((r) => {
-        if (r.count === 0) leaseLost = true;
+        if (r.count === 0) loseLease();
+        else lastRenewal = Date.now();
       })
-      .catch((e: unknown) => console.error(`deploy: renewing the lease of deployment ${id} failed`, e));
+      .catch((e: unknown) => {
+        console.error(`deploy: renewing the lease of deployment ${id} failed`, e);
+        if (Date.now() - lastRenewal > LEASE_MS) loseLease();
+      });
   }, RENEW_MS);
   let polling = true;
   const pollCancel = async () => {
@@ -125,13 +152,22 @@ export async function runDeployment(config: AppConfig, id: number, opts: { trans
       if (!polling) break;
       try {
         const row = await db.deployment.findUnique({ where: { id }, select: { cancelRequestedAt: true } });
-        if (row?.cancelRequestedAt) cancelled = true;
+        if (row?.cancelRequestedAt) {
+          cancelled = true;
+          for (const w of waiting) w.abort();
+        }
       } catch (e) {
         console.error(`deploy: reading the cancel state of deployment ${id} failed`, e);
       }
     }
   };
   const poller = pollCancel();
+
+  /** Writes a target's row only while this runner holds the deployment. */
+  const writeTarget = async (tx: Pick<typeof db, "deploymentTarget">, targetId: number, data: Parameters<typeof db.deploymentTarget.updateMany>[0]["data"]) => {
+    const r = await tx.deploymentTarget.updateMany({ where: { id: targetId, deployment: { is: { id, ...held } } }, data });
+    if (r.count === 0) throw new LeaseLost();
+  };
 
   const limit = pLimit(config.ssh.concurrency);
   const byBatch = new Map<number, TargetRow[]>();
@@ -140,7 +176,7 @@ export async function runDeployment(config: AppConfig, id: number, opts: { trans
   try {
     for (const batch of [...byBatch.keys()].sort((a, b) => a - b)) {
       if (stopReason()) break;
-      await Promise.all(
+      const outcomes = await Promise.allSettled(
         byBatch.get(batch)!.map((t) =>
           limit(async () => {
             // No new host starts once the run must stop; running ones finish.
@@ -150,29 +186,46 @@ export async function runDeployment(config: AppConfig, id: number, opts: { trans
           }),
         ),
       );
+      for (const o of outcomes) {
+        if (o.status === "fulfilled") continue;
+        if (o.reason instanceof LeaseLost) loseLease();
+        else {
+          broken = true;
+          console.error(`deploy: recording progress of deployment ${id} failed; no new host starts`, o.reason);
+        }
+      }
     }
   } finally {
     clearInterval(renew);
     polling = false;
     await poller;
+    if (!opts.transport) void transport.close();
   }
 
   async function runTarget(t: TargetRow): Promise<TargetResult> {
     const hostConfig = config.hosts.find((h) => h.name === t.host.name);
-    const started = new Date();
-    await db.deploymentTarget.update({ where: { id: t.id }, data: { status: "running", startedAt: started } });
-    const out = new OutputLog((text) => db.deploymentTarget.update({ where: { id: t.id }, data: { output: text } }).then(() => undefined));
+    await writeTarget(db, t.id, { status: "running", startedAt: new Date() });
+    const out = new OutputLog((text) => writeTarget(db, t.id, { output: text }).catch((e: unknown) => (e instanceof LeaseLost ? loseLease() : Promise.reject(e))));
     let result: TargetResult;
     if (!hostConfig) {
       result = failed("config", `${t.host.name} is no longer in the configuration`);
     } else {
-      result = await installOn(hostConfig, t, out).catch((e: unknown) => fromError(e));
+      const wait = new AbortController();
+      waiting.add(wait);
+      const signal = AbortSignal.any([lease.signal, wait.signal]);
+      result = await installOn(hostConfig, t, out, signal, () => waiting.delete(wait)).catch((e: unknown) => fromError(e, cancelled));
+      waiting.delete(wait);
     }
     const output = await out.close();
     await db.$transaction(async (tx) => {
-      await tx.deploymentTarget.update({
-        where: { id: t.id },
-        data: { status: result.status, exitCode: result.exitCode, errorKind: result.errorKind, error: result.error, reportedVersion: result.reportedVersion, output, finishedAt: new Date() },
+      await writeTarget(tx, t.id, {
+        status: result.status,
+        exitCode: result.exitCode,
+        errorKind: result.errorKind,
+        error: result.error,
+        reportedVersion: result.reportedVersion,
+        output,
+        finishedAt: new Date(),
       });
       // What the host reported is an observation like a probe's: the hosts page shows it at once.
       if (result.reportedVersion !== null || result.errorKind === "verify") {
@@ -180,38 +233,52 @@ export async function runDeployment(config: AppConfig, id: number, opts: { trans
           data: { hostId: t.host.id, status: result.reportedVersion !== null ? "ok" : "unknown", version: result.reportedVersion, errorKind: result.reportedVersion !== null ? null : "package-state", error: result.reportedVersion !== null ? null : result.error },
         });
       }
-    });
+    }, TX);
     return result;
   }
 
-  async function installOn(host: HostConfig, t: TargetRow, out: OutputLog): Promise<TargetResult> {
+  async function installOn(host: HostConfig, t: TargetRow, out: OutputLog, signal: AbortSignal, entered: () => void): Promise<TargetResult> {
     const versionCommand = renderCommand(config.commands.version, { package: pkg });
     const installCommand = renderCommand(config.commands.install, { package: pkg, version });
     const healthCommand = config.commands.healthCheck ? renderCommand(config.commands.healthCheck, { package: pkg, version }) : null;
     const seconds = Math.max(1, Math.round(config.ssh.commandTimeoutSeconds));
     const onOutput = (chunk: string) => out.append(chunk);
+    const bounded = { timeoutMs: (seconds + KILL_AFTER_S + TRANSPORT_GRACE_S) * 1000, onOutput };
 
     return transport.withHost(
       host,
       async (session) => {
-        const readBack = async (): Promise<{ version: string | null; text: string; known: boolean }> => {
+        // Inside the session: from here a cancel lets this host finish.
+        entered();
+        const readBack = async (): Promise<{ version: string | null; text: string }> => {
           const r = await session.exec(versionCommand, { timeoutMs: VERIFY_TIMEOUT_MS });
           const c = classifyProbe(r, host.name);
-          if (c.status === "ok") return { version: c.version, text: c.version!, known: true };
-          if (c.status === "not-installed") return { version: null, text: "not installed", known: true };
-          return { version: null, text: c.error ?? "no answer", known: false };
+          if (c.status === "ok") return { version: c.version, text: c.version! };
+          if (c.status === "not-installed") return { version: null, text: "not installed" };
+          return { version: null, text: c.error ?? "no answer" };
+        };
+        const healthCheck = async (): Promise<TargetResult> => {
+          if (healthCommand) {
+            out.append(`\n$ health check\n`);
+            const health = await session.exec(withRemoteTimeout(healthCommand, seconds), bounded);
+            if (health.exitCode !== 0) {
+              return { ...failed("health", `${version} is installed but the health check failed (${exitText(health)})${lastLine(health)}`), exitCode: health.exitCode, reportedVersion: version };
+            }
+          }
+          return { status: "succeeded", exitCode: 0, errorKind: null, error: null, reportedVersion: version };
         };
 
         if (t.fromVersion === version) {
           const now = await readBack();
           if (now.version === version) {
+            // Not reinstalled, but checked like any other host.
             out.append(`${host.name} already runs ${version}; nothing to install.\n`);
-            return { status: "succeeded", exitCode: 0, errorKind: null, error: null, reportedVersion: version };
+            return healthCheck();
           }
         }
         if (cancelled) return { status: "cancelled", exitCode: null, errorKind: "cancelled", error: "cancelled before the install started", reportedVersion: null };
 
-        const install = await session.exec(withRemoteTimeout(installCommand, seconds), { timeoutMs: (seconds + KILL_AFTER_S + TRANSPORT_GRACE_S) * 1000, onOutput });
+        const install = await session.exec(withRemoteTimeout(installCommand, seconds), bounded);
         if (install.exitCode !== 0) {
           if (install.exitCode === 124 || install.exitCode === 137) {
             return { ...failed("timeout", `the install command ran longer than ${seconds}s and was stopped on the host`), exitCode: install.exitCode };
@@ -223,67 +290,74 @@ export async function runDeployment(config: AppConfig, id: number, opts: { trans
         if (now.version !== version) {
           return { ...failed("verify", `installed ${version} but the host reports ${now.text}`), exitCode: 0, reportedVersion: now.version };
         }
-        if (healthCommand) {
-          out.append(`\n$ health check\n`);
-          const health = await session.exec(withRemoteTimeout(healthCommand, seconds), { timeoutMs: (seconds + KILL_AFTER_S + TRANSPORT_GRACE_S) * 1000, onOutput });
-          if (health.exitCode !== 0) {
-            return { ...failed("health", `${version} is installed but the health check failed (${exitText(health)})${lastLine(health)}`), exitCode: health.exitCode, reportedVersion: version };
-          }
-        }
-        return { status: "succeeded", exitCode: 0, errorKind: null, error: null, reportedVersion: version };
+        return healthCheck();
       },
-      { holder },
+      { holder, signal },
     );
   }
 
   // ---- the end ----
   if (leaseLost) return null;
-  const final = await db.$transaction(async (tx) => {
-    const rows = await tx.deploymentTarget.findMany({ where: { deploymentId: id }, include: { host: { select: { name: true } } } });
-    const leftStatus: TargetStatus = cancelled ? "cancelled" : "skipped";
-    const left = rows.filter((r) => r.status === "pending" || r.status === "running");
-    if (left.length > 0) {
-      await tx.deploymentTarget.updateMany({
-        where: { id: { in: left.map((r) => r.id) } },
-        data: { status: leftStatus, error: cancelled ? "cancelled before it started" : `not started: more than ${deployment.maxFailures} host(s) failed`, finishedAt: new Date() },
-      });
+  let final: DeploymentStatus | null;
+  try {
+    final = await db.$transaction(async (tx) => {
+      const rows = await tx.deploymentTarget.findMany({ where: { deploymentId: id }, include: { host: { select: { name: true } } } });
+      const leftStatus: TargetStatus = cancelled ? "cancelled" : "skipped";
+      const left = rows.filter((r) => r.status === "pending" || r.status === "running");
       for (const r of left) r.status = leftStatus;
-    }
-    const count = (s: string) => rows.filter((r) => r.status === s).length;
-    // A host counts as changed when it reports the version now (a failed health check included).
-    const changed = rows.filter((r) => (r.status === "succeeded" || r.reportedVersion === version) && r.fromVersion !== version).length;
-    // failed: no host changed version; partial: some did, so the channel is split.
-    const status: DeploymentStatus = count("cancelled") > 0 ? "cancelled" : count("succeeded") === rows.length ? "succeeded" : changed > 0 ? "partial" : "failed";
-    const finishedAt = new Date();
-    const error =
-      status === "succeeded"
-        ? null
-        : status === "cancelled"
-          ? `cancelled by ${deployment.cancelledBy ?? "someone"}`
-          : `${count("failed")} host(s) failed${count("skipped") > 0 ? `, ${count("skipped")} not started` : ""}`;
-    const updated = await tx.deployment.updateMany({
-      where: { id, runnerId: me, status: "running" },
-      data: { status, finishedAt, error, runnerId: null, leaseUntil: null },
-    });
-    if (updated.count === 0) return null;
-    await tx.hostLock.deleteMany({ where: { deploymentId: id } });
-    // The runner ends it, not the person who started it (their event is deployment.start).
-    await recordAudit(tx, SYSTEM_ACTOR, "deployment.finish", deployment.channel.name, {
-      deploymentId: id,
-      channel: deployment.channel.name,
-      version,
-      status,
-      succeeded: count("succeeded"),
-      failed: count("failed"),
-      skipped: count("skipped"),
-      cancelled: count("cancelled"),
-      durationMs: finishedAt.getTime() - startedAt.getTime(),
-      notOnVersion: rows.filter((r) => r.status !== "succeeded").map((r) => ({ host: r.host.name, status: r.status, version: r.reportedVersion ?? r.fromVersion })),
-    });
-    return status;
-  });
-  if (final !== null) void notifyDeployment(config, id, "deployment.finish");
+      const count = (s: string) => rows.filter((r) => r.status === s).length;
+      // A host counts as changed when it reports the version now (a failed health check included).
+      const changed = rows.filter((r) => (r.status === "succeeded" || r.reportedVersion === version) && r.fromVersion !== version).length;
+      // failed: no host changed version; partial: some did, so the channel is split.
+      const status: DeploymentStatus = cancelled && count("cancelled") > 0 ? "cancelled" : count("succeeded") === rows.length ? "succeeded" : changed > 0 ? "partial" : "failed";
+      const finishedAt = new Date();
+      const notStarted = count("skipped");
+      const error =
+        status === "succeeded"
+          ? null
+          : status === "cancelled"
+            ? `cancelled by ${deployment.cancelledBy ?? (await tx.deployment.findUnique({ where: { id }, select: { cancelledBy: true } }))?.cancelledBy ?? "someone"}`
+            : `${count("failed")} host(s) failed${notStarted > 0 ? `, ${notStarted} not started` : ""}`;
+      // First the deployment, conditionally: if this runner no longer holds it, nothing here is kept.
+      const updated = await tx.deployment.updateMany({ where: { id, ...held }, data: { status, finishedAt, error, runnerId: null, leaseUntil: null } });
+      if (updated.count === 0) throw new LeaseLost();
+      if (left.length > 0) {
+        await tx.deploymentTarget.updateMany({
+          where: { id: { in: left.map((r) => r.id) } },
+          data: {
+            status: leftStatus,
+            error: cancelled ? "cancelled before it started" : broken ? "not started: the runner could not record progress" : `not started: more than ${deployment.maxFailures} host(s) failed`,
+            finishedAt,
+          },
+        });
+      }
+      await tx.hostLock.deleteMany({ where: { deploymentId: id } });
+      // The runner ends it, not the person who started it (their event is deployment.start).
+      await recordAudit(tx, SYSTEM_ACTOR, "deployment.finish", deployment.channel.name, {
+        deploymentId: id,
+        channel: deployment.channel.name,
+        version,
+        status,
+        succeeded: count("succeeded"),
+        failed: count("failed"),
+        skipped: notStarted,
+        cancelled: count("cancelled"),
+        durationMs: finishedAt.getTime() - startedAt.getTime(),
+        notOnVersion: rows.filter((r) => r.status !== "succeeded").map((r) => ({ host: r.host.name, status: r.status, version: r.reportedVersion ?? r.fromVersion })),
+      });
+      return status;
+    }, TX);
+  } catch (e) {
+    if (e instanceof LeaseLost) return null;
+    throw e;
+  }
+  void notifyDeployment(config, id, "deployment.finish");
   return final;
+}
+
+/** This process runs that deployment now (recovery leaves it alone, whatever its lease says). */
+export function isRunningHere(id: number): boolean {
+  return runners.has(id);
 }
 
 /** Bounds a remote command on the host itself: OpenSSH refuses signals on root sessions, so closing the channel alone may leave it running. */
@@ -295,11 +369,12 @@ function failed(kind: string, message: string): TargetResult {
   return { status: "failed", exitCode: null, errorKind: kind, error: message, reportedVersion: null };
 }
 
-function fromError(e: unknown): TargetResult {
+function fromError(e: unknown, cancelRequested: boolean): TargetResult {
   if (e instanceof SshError) {
     const prefix = `${e.host}: `;
     const message = e.message.startsWith(prefix) ? e.message.slice(prefix.length) : e.message;
-    if (e.kind === "cancelled") return { status: "cancelled", exitCode: null, errorKind: "cancelled", error: message, reportedVersion: null };
+    // Only a person's cancel makes a host "cancelled"; anything else that stopped it is a failure.
+    if (e.kind === "cancelled" && cancelRequested) return { status: "cancelled", exitCode: null, errorKind: "cancelled", error: message, reportedVersion: null };
     const kind = CONNECT_ERROR_KINDS.has(e.kind) ? "unreachable" : e.kind === "command-timeout" ? "timeout" : e.kind;
     return { ...failed(kind, message), exitCode: e.exitCode };
   }
