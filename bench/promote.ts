@@ -100,7 +100,7 @@ async function main() {
         await waitForRunner(started.id);
         ours.push(performance.now() - t1);
         const d = await getDeployment(started.id);
-        oursOk = Math.min(oursOk, d?.targets.succeeded ?? 0);
+        oursOk = Math.min(oursOk, d?.counts.succeeded ?? 0);
         const [ms, ok] = psshInstall(sb, config, hostsFile, a);
         peer.push(ms);
         peerOk = Math.min(peerOk, ok);

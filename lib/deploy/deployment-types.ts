@@ -30,7 +30,8 @@ export interface DeploymentSummary {
   createdAt: string;
   startedAt: string | null;
   finishedAt: string | null;
-  targets: TargetCounts;
+  /** Hosts per state. */
+  counts: TargetCounts;
 }
 
 export interface DeploymentTargetView {
@@ -65,12 +66,10 @@ export interface DeploymentDetail extends DeploymentSummary {
   notifications: NotificationView[];
   batchSize: number;
   maxFailures: number;
-  targets: TargetCounts;
   hosts: DeploymentTargetView[];
 }
 
 /** A deployment as GET /api/deployments/:id and the event stream send it. */
-export interface DeploymentJson extends Omit<DeploymentDetail, "hosts" | "targets"> {
-  counts: TargetCounts;
+export interface DeploymentJson extends Omit<DeploymentDetail, "hosts"> {
   targets: DeploymentTargetView[];
 }

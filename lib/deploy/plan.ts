@@ -23,6 +23,8 @@ export interface PlanOptions {
   hosts?: string[];
   /** Download the .deb and check it against the index (default true). */
   checkDownload?: boolean;
+  /** Accept a check of the same file made in the last few minutes (the dialog; a start always checks anew). */
+  cachedDownload?: boolean;
   db?: Db | Tx;
 }
 
@@ -82,7 +84,7 @@ export async function planDeployment(config: AppConfig, channelName: string, ver
 
   let download: DeploymentPlan["download"] = null;
   if (opts.checkDownload !== false && build.inIndex) {
-    download = await checkDownload(config, build);
+    download = await checkDownload(config, build, opts.cachedDownload === true);
     if (!download.ok) refusals.push({ code: "not-downloadable", message: `The .deb of ${version} cannot be installed: ${download.error}` });
   }
 
@@ -151,13 +153,25 @@ export async function busyHosts(db: Db | Tx, hostIds: number[]): Promise<{ deplo
   return [...by].map(([deploymentId, hosts]) => ({ deploymentId, hosts }));
 }
 
-async function checkDownload(config: AppConfig, build: BuildRow): Promise<{ ok: boolean; error: string | null }> {
+const DOWNLOAD_CHECK_TTL_MS = 5 * 60_000;
+const downloadChecks = ((globalThis as unknown as { scapDownloadChecks?: Map<string, { at: number; result: { ok: boolean; error: string | null } }> }).scapDownloadChecks ??= new Map());
+
+async function checkDownload(config: AppConfig, build: BuildRow, cached: boolean): Promise<{ ok: boolean; error: string | null }> {
+  const key = `${config.repository.url} ${build.filename} ${build.sha256} ${build.size}`;
+  const hit = downloadChecks.get(key);
+  if (cached && hit && Date.now() - hit.at < DOWNLOAD_CHECK_TTL_MS) return hit.result;
+  let result: { ok: boolean; error: string | null };
   try {
     await checkBuildDownload(config.repository, build);
-    return { ok: true, error: null };
+    result = { ok: true, error: null };
   } catch (e) {
-    if (e instanceof RepositoryError) return { ok: false, error: e.message };
-    console.error(`deploy: checking the .deb of ${build.version} failed unexpectedly`, e);
-    return { ok: false, error: "the download check failed; the server log has the details" };
+    if (e instanceof RepositoryError) result = { ok: false, error: e.message };
+    else {
+      console.error(`deploy: checking the .deb of ${build.version} failed unexpectedly`, e);
+      result = { ok: false, error: "the download check failed; the server log has the details" };
+    }
   }
+  downloadChecks.set(key, { at: Date.now(), result });
+  if (downloadChecks.size > 200) downloadChecks.delete(downloadChecks.keys().next().value!);
+  return result;
 }

@@ -68,7 +68,7 @@ function toSummary(d: SummaryRow): DeploymentSummary {
     createdAt: d.createdAt.toISOString(),
     startedAt: iso(d.startedAt),
     finishedAt: iso(d.finishedAt),
-    targets: countTargets(d.targets),
+    counts: countTargets(d.targets),
   };
 }
 
@@ -132,6 +132,11 @@ export async function getDeployment(id: number, db: Db | Tx = getDb()): Promise<
 
 /** The API shape of one deployment (`targets` is the per-host list there, as DESIGN.md names it). */
 export function deploymentJson(d: DeploymentDetail): DeploymentJson {
-  const { hosts, targets: counts, ...rest } = d;
-  return { ...rest, counts, targets: hosts };
+  const { hosts, ...rest } = d;
+  return { ...rest, targets: hosts };
+}
+
+/** The newest deployment that retries this one, if any. */
+export async function latestRetryOf(id: number, db: Db | Tx = getDb()): Promise<number | null> {
+  return (await db.deployment.findFirst({ where: { retryOfId: id }, orderBy: { id: "desc" }, select: { id: true } }))?.id ?? null;
 }

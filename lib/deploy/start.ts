@@ -122,5 +122,6 @@ function busyError(busy: { deploymentId: number; hosts: string[] }[]): AppError 
 function isUniqueViolation(e: unknown): boolean {
   const code = (e as { code?: unknown })?.code;
   const message = e instanceof Error ? e.message : "";
-  return code === "P2002" || /UNIQUE constraint failed|SQLITE_CONSTRAINT/i.test(message);
+  // A second process's start that found SQLite's writer taken is the same race lost.
+  return code === "P2002" || code === "P2034" || /UNIQUE constraint failed|SQLITE_CONSTRAINT|SQLITE_BUSY|database is locked/i.test(message);
 }

@@ -94,8 +94,8 @@ export default async function DeploymentsPage({ searchParams }: { searchParams: 
                     <Badge tone={DEPLOYMENT_TONE[d.status] ?? "slate"}>{d.status}</Badge>
                   </td>
                   <td className="whitespace-nowrap">
-                    {d.targets.succeeded}/{d.targets.total}
-                    {d.targets.failed ? <span className="text-rose-600"> ({d.targets.failed} failed)</span> : null}
+                    {d.counts.succeeded}/{d.counts.total}
+                    {d.counts.failed ? <span className="text-rose-600"> ({d.counts.failed} failed)</span> : null}
                   </td>
                   <td>{d.actor}</td>
                   <td className="whitespace-nowrap">

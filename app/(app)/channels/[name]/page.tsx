@@ -163,7 +163,7 @@ export default async function ChannelPage({ params }: { params: Promise<{ name: 
                     <Badge tone={DEPLOYMENT_TONE[d.status] ?? "slate"}>{d.status}</Badge>
                   </td>
                   <td className="whitespace-nowrap">
-                    {d.targets.succeeded}/{d.targets.total}
+                    {d.counts.succeeded}/{d.counts.total}
                   </td>
                   <td>{d.actor}</td>
                   <td className="whitespace-nowrap">

@@ -25,10 +25,10 @@ function durationOf(start: string | null, end: string | null, now: number): numb
  * One deployment as it happens: the state streams from the server (read from the database there),
  * so a reload, a reconnect or a late viewer sees all of it.
  */
-export function DeploymentLive({ initial, cancelDenied, retryDenied }: { initial: DeploymentJson; cancelDenied: string | null; retryDenied: string | null }) {
+export function DeploymentLive({ initial, cancelDenied, retryDenied, retriedAs }: { initial: DeploymentJson; cancelDenied: string | null; retryDenied: string | null; retriedAs: number | null }) {
   const router = useRouter();
   const [d, setD] = useState(initial);
-  const [live, setLive] = useState<"connecting" | "live" | "reconnecting" | "ended">(ENDED.has(initial.status) ? "ended" : "connecting");
+  const [live, setLive] = useState<"connecting" | "live" | "reconnecting" | "polling" | "stopped" | "ended">(ENDED.has(initial.status) ? "ended" : "connecting");
   const [now, setNow] = useState(() => Date.now());
   const [actionError, setActionError] = useState<string | null>(null);
   const [acting, setActing] = useState(false);
@@ -44,11 +44,28 @@ export function DeploymentLive({ initial, cancelDenied, retryDenied }: { initial
       es.close();
       setLive("ended");
     });
-    es.onerror = () => setLive((s) => (s === "ended" ? s : "reconnecting"));
+    // The browser retries a dropped stream by itself; one it gave up on (401, 403, 404) is replaced by polling.
+    let poll: ReturnType<typeof setInterval> | undefined;
+    es.onerror = () => {
+      if (es.readyState !== EventSource.CLOSED) return setLive((s) => (s === "ended" ? s : "reconnecting"));
+      setLive((s) => (s === "ended" ? s : "polling"));
+      poll ??= setInterval(() => {
+        callApi<DeploymentJson>(`/api/deployments/${initial.id}`)
+          .then((next) => {
+            setD(next);
+            if (ENDED.has(next.status)) {
+              clearInterval(poll);
+              setLive("ended");
+            }
+          })
+          .catch(() => setLive("stopped"));
+      }, 2000);
+    };
     const tick = setInterval(() => setNow(Date.now()), 1000);
     return () => {
       es.close();
       clearInterval(tick);
+      clearInterval(poll);
     };
   }, [initial.id, initial.status]);
 
@@ -66,7 +83,8 @@ export function DeploymentLive({ initial, cancelDenied, retryDenied }: { initial
     setActionError(null);
     try {
       const r = await callApi<{ deployment: DeploymentJson }>(`/api/deployments/${d.id}/cancel`, { method: "POST", body: "{}" });
-      if (r.deployment) setD(r.deployment);
+      // The stream may already have shown a newer state (or the end): never step back.
+      if (r.deployment) setD((prev) => (ENDED.has(prev.status) ? prev : r.deployment));
     } catch (e) {
       setActionError((e as Error).message);
     } finally {
@@ -104,7 +122,7 @@ export function DeploymentLive({ initial, cancelDenied, retryDenied }: { initial
           </span>
           {eta !== null ? <span className="text-sm text-slate-500">about {seconds(eta)} left</span> : null}
           <span className="ml-auto text-xs text-slate-500" aria-live="polite">
-            {live === "live" ? "● live" : live === "reconnecting" ? "reconnecting…" : live === "connecting" ? "connecting…" : ""}
+            {live === "live" ? "● live" : live === "reconnecting" ? "reconnecting…" : live === "connecting" ? "connecting…" : live === "polling" ? "live view lost; checking every 2 s" : live === "stopped" ? "live view stopped; reload the page" : ""}
           </span>
         </div>
         <div className="mt-3 flex h-2.5 overflow-hidden rounded-full bg-slate-200 dark:bg-slate-800" role="progressbar" aria-valuemin={0} aria-valuemax={c.total} aria-valuenow={done} aria-label="Hosts done">
@@ -166,7 +184,12 @@ export function DeploymentLive({ initial, cancelDenied, retryDenied }: { initial
               {d.cancelRequested ? "Cancelling…" : "Cancel"}
             </button>
           ) : null}
-          {canRetry ? (
+          {retriedAs !== null ? (
+            <Link className="text-sm text-indigo-600 hover:underline dark:text-indigo-400" href={`/deployments/${retriedAs}`} data-testid="retried-as">
+              Retried as deployment {retriedAs}
+            </Link>
+          ) : null}
+          {canRetry && retriedAs === null ? (
             <button type="button" className="btn-primary" onClick={() => void retry()} disabled={acting || retryDenied !== null} title={retryDenied ?? "A new deployment of this version to the hosts that did not get it"} data-testid="retry-button">
               Retry the {d.targets.filter((t) => RETRYABLE.has(t.status)).length} host(s) that did not get it
             </button>

@@ -3,7 +3,7 @@ import Link from "next/link";
 import { notFound } from "next/navigation";
 import { requirePageUser } from "@/lib/auth/guard";
 import { deniedReason } from "@/lib/auth/permissions";
-import { deploymentJson, getDeployment } from "@/lib/deploy/queries";
+import { deploymentJson, getDeployment, latestRetryOf } from "@/lib/deploy/queries";
 import { PageHeader } from "../../../_components/ui";
 import { DeploymentLive } from "./deployment-live";
 
@@ -35,7 +35,11 @@ export default async function DeploymentPage({ params }: { params: Promise<{ id:
       <DeploymentLive
         initial={deploymentJson(d)}
         cancelDenied={deniedReason(user.role, "deployments.cancel")}
-        retryDenied={deniedReason(user.role, d.kind === "rollback" ? "channels.rollback" : "channels.promote")}
+        retryDenied={
+          deniedReason(user.role, d.kind === "rollback" ? "channels.rollback" : "channels.promote") ??
+          (d.override && user.role !== "admin" ? "An admin started this past the channel's gate; only an admin may retry it." : null)
+        }
+        retriedAs={await latestRetryOf(d.id)}
       />
     </>
   );

@@ -9,6 +9,10 @@ export const dynamic = "force-dynamic";
 const POLL_MS = 500;
 const KEEPALIVE_MS = 15_000;
 const NOTIFICATIONS_GRACE_MS = 90_000;
+// A stream ends after this long and the browser reconnects, which checks the viewer's session again.
+const MAX_STREAM_MS = 5 * 60_000;
+// A client that reads nothing for this long is dropped rather than queued for.
+const STALLED_MS = 30_000;
 const ENDED = new Set(["succeeded", "failed", "partial", "cancelled", "interrupted"]);
 
 /**
@@ -43,6 +47,8 @@ export const GET = route(async (request, { params }: { params: Promise<{ id: str
       let lastSentAt = Date.now();
       let current = first;
       let endedAt: number | null = null;
+      const openedAt = Date.now();
+      let stalledSince: number | null = null;
       try {
         for (;;) {
           const text = JSON.stringify(deploymentJson(current));
@@ -65,6 +71,13 @@ export const GET = route(async (request, { params }: { params: Promise<{ id: str
           }
           await new Promise((r) => setTimeout(r, POLL_MS));
           if (closed) break;
+          if (Date.now() - openedAt > MAX_STREAM_MS) break;
+          if ((controller.desiredSize ?? 1) <= 0) {
+            stalledSince ??= Date.now();
+            if (Date.now() - stalledSince > STALLED_MS) break;
+            continue;
+          }
+          stalledSince = null;
           const next = await getDeployment(id);
           if (!next) break;
           current = next;
