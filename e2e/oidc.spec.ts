@@ -70,7 +70,7 @@ async function lastAudit(action: string) {
 
 /** Clicks "Sign in with ..." and, when the provider asks (no session there yet), logs in as `username`. */
 async function signInWithIdp(page: Page, username: string, { idpForm = true } = {}) {
-  await page.goto(`${app.url}/signin`);
+  await page.goto(`${app.url}/signin`, { waitUntil: "networkidle" }); // the button works once hydrated
   await page.getByRole("button", { name: `Sign in with ${PROVIDER_NAME}` }).click();
   if (idpForm) {
     await page.getByLabel("Username").fill(username);
@@ -81,7 +81,13 @@ async function signInWithIdp(page: Page, username: string, { idpForm = true } = 
 async function expectSignedIn(page: Page, name: string, role: string) {
   await expect(page).toHaveURL(`${app.url}/`);
   await expect(page.getByTestId("current-user")).toHaveText(name);
-  await expect(page.getByTitle("Your role")).toHaveText(role);
+  await expect(page.getByTitle("Your role", { exact: true })).toHaveText(role);
+}
+
+async function signOut(page: Page) {
+  await page.waitForLoadState("networkidle"); // the button works once hydrated
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await expect(page).toHaveURL(`${app.url}/signin`);
 }
 
 async function newPage(browser: Browser): Promise<{ context: BrowserContext; page: Page }> {
@@ -128,8 +134,7 @@ test("a group changed at the provider takes effect at the next sign-in; sign-out
   await expectSignedIn(page, "felix", "admin");
   const copied = (await context.cookies(app.url)).map((c) => `${c.name}=${c.value}`).join("; ");
 
-  await page.getByRole("button", { name: "Sign out" }).click();
-  await expect(page).toHaveURL(/\/signin/);
+  await signOut(page);
   expect((await fetch(`${app.url}/api/builds`, { headers: { cookie: copied } })).status).toBe(401);
 
   // Removed from the admins at the provider: the provider's own session stays, so no form this time.
@@ -140,8 +145,7 @@ test("a group changed at the provider takes effect at the next sign-in; sign-out
 
   // Out of every group: refused at the next sign-in.
   idp.setGroups("felix", []);
-  await page.getByRole("button", { name: "Sign out" }).click();
-  await expect(page).toHaveURL(/\/signin/);
+  await signOut(page);
   await signInWithIdp(page, "felix", { idpForm: false });
   await expect(page).toHaveURL(/\/signin\/refused\?reason=no-role$/);
   expect(await apiStatus(context)).toBe(401);
@@ -150,7 +154,7 @@ test("a group changed at the provider takes effect at the next sign-in; sign-out
 
 test("with local accounts switched off the form is gone and the credentials callback signs nobody in", async ({ browser, playwright }) => {
   const { context, page } = await newPage(browser);
-  await page.goto(`${app.url}/signin`);
+  await page.goto(`${app.url}/signin`, { waitUntil: "networkidle" });
   await page.getByLabel("User").fill(ADMIN.name);
   await page.getByLabel("Password").fill(ADMIN.password);
   await page.getByRole("button", { name: "Sign in", exact: true }).click();
