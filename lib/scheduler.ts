@@ -1,5 +1,6 @@
 import "server-only";
 import { startBuildRefreshTimer } from "./apt/refresh";
+import { startAuditVerifyTimer } from "./audit/verify";
 import { getConfigState } from "./config";
 import { startRecoveryTimer } from "./deploy/recover";
 import { startProbeTimer } from "./fleet/probe";
@@ -17,6 +18,7 @@ function currentConfig() {
  */
 export function startSchedulers() {
   startRecoveryTimer(currentConfig);
+  startAuditVerifyTimer();
   startWebhookTimer(currentConfig);
   if (process.env.SCAP_CHANNELS_NO_TIMERS === "1") return;
   startBuildRefreshTimer(() => currentConfig()?.repository);

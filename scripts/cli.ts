@@ -5,6 +5,7 @@ import { parseArgs } from "node:util";
 import type { Actor } from "../lib/audit/log";
 import { isRole, ROLES } from "../lib/auth/permissions";
 import { createApiToken, listApiTokens, revokeApiToken } from "../lib/auth/tokens";
+import { runAuditVerification } from "../lib/audit/verify";
 import { addUser, disableUser } from "../lib/auth/users";
 import { getDb } from "../lib/db";
 import { checkEnv } from "../lib/env";
@@ -14,7 +15,9 @@ const USAGE = `usage:
   npm run cli -- user disable NAME                           (no more sign-in; its sessions end, its tokens stop working)
   npm run cli -- token create NAME [--label LABEL]           (prints a new API token for user NAME)
   npm run cli -- token list [NAME]                           (prefixes, never the tokens)
-  npm run cli -- token revoke PREFIX`;
+  npm run cli -- token revoke PREFIX
+  npm run cli -- audit verify [--anchor SEQ:HASH]            (walks the audit hash chain; exit 1 naming the first event that does not match;
+                                                             --anchor: a head printed by an earlier verify must still be in the chain)`;
 
 async function readStdin(): Promise<string> {
   if (process.stdin.isTTY) process.stderr.write("Password (then Enter, Ctrl-D): ");
@@ -27,7 +30,7 @@ async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { role: { type: "string" }, label: { type: "string" }, help: { type: "boolean", short: "h" } },
+    options: { role: { type: "string" }, label: { type: "string" }, anchor: { type: "string" }, help: { type: "boolean", short: "h" } },
   });
   if (values.help) {
     console.log(USAGE);
@@ -62,6 +65,18 @@ async function main(argv: string[]): Promise<number> {
   if (noun === "token" && verb === "create" && name && positionals.length === 3) {
     const { token } = await createApiToken(name, values.label ?? "cli", actor);
     console.log(token);
+    return 0;
+  }
+  if (noun === "audit" && verb === "verify" && positionals.length === 2) {
+    const anchor = values.anchor ? /^(\d+):([0-9a-f]{64})$/.exec(values.anchor) : null;
+    if (values.anchor && !anchor) throw new UsageError("--anchor must be SEQ:HASH as printed by audit verify");
+    const v = await runAuditVerification(actor.name, anchor ? { anchor: { seq: Number(anchor[1]), hash: anchor[2]! } } : {});
+    const took = `${(v.durationMs / 1000).toFixed(1)} s`;
+    if (!v.ok) {
+      console.error(`audit chain broken: ${v.problem} (checked ${v.events} events in ${took})`);
+      return 1;
+    }
+    console.log(`audit chain intact: ${v.events} events in ${took}; head seq ${v.headSeq}, hash ${v.headHash ?? "none"}`);
     return 0;
   }
   throw new UsageError("unknown command");

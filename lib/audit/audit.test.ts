@@ -42,7 +42,7 @@ describe("audit log", () => {
   it("exports CSV oldest first with formula cells defused, and JSON that parses", async () => {
     const csv = await collect(exportAuditEvents("csv", {}));
     const lines = csv.trim().split("\n");
-    expect(lines[0]).toBe("id,at,actor,source,action,target,ip,userAgent,payload");
+    expect(lines[0]).toBe("id,at,actor,source,action,target,ip,userAgent,payload,channel,version,summary,seq,hash");
     expect(lines).toHaveLength(8);
     expect(lines[1]).toContain(`'=cmd|' /C calc'!A0`);
     expect(lines[1]).toContain(`"{""role"":""viewer""}"`);

@@ -2,6 +2,7 @@ import "server-only";
 import { z } from "zod";
 import type { Role } from "../auth/permissions";
 import type { Tx } from "../db";
+import { advanceHead, eventHash, settleHead } from "./chain";
 
 /** Who did something and from where; recorded with every audit event. */
 export interface Actor {
@@ -106,7 +107,10 @@ export const AUDIT_PAYLOADS = {
 export type AuditAction = keyof typeof AUDIT_PAYLOADS;
 export type AuditPayload<A extends AuditAction> = z.infer<(typeof AUDIT_PAYLOADS)[A]>;
 
-/** Appends one audit event inside the caller's transaction, so it lands with the change it records. */
+/**
+ * Appends one audit event inside the caller's transaction, so it lands with the change it records,
+ * and links it into the hash chain (lib/audit/chain.ts) with the chain's head locked.
+ */
 export async function recordAudit<A extends AuditAction>(
   tx: Tx,
   actor: Actor,
@@ -114,17 +118,23 @@ export async function recordAudit<A extends AuditAction>(
   target: string | null,
   payload: AuditPayload<A>,
 ): Promise<void> {
-  const parsed = AUDIT_PAYLOADS[action].parse(payload);
-  await tx.auditEvent.create({
-    data: {
-      actorId: actor.id,
-      actorName: actor.name,
-      source: actor.source,
-      action,
-      target,
-      payload: JSON.stringify(parsed),
-      ip: actor.ip ?? null,
-      userAgent: actor.userAgent ?? null,
-    },
-  });
+  const parsed: Record<string, unknown> = AUDIT_PAYLOADS[action].parse(payload);
+  const { seq, prevHash } = await advanceHead(tx);
+  const content = {
+    seq,
+    at: new Date(),
+    actorId: actor.id,
+    actorName: actor.name,
+    source: actor.source,
+    action,
+    target,
+    channel: typeof parsed.channel === "string" ? parsed.channel : null,
+    version: typeof parsed.version === "string" ? parsed.version : null,
+    payload: JSON.stringify(parsed),
+    ip: actor.ip ?? null,
+    userAgent: actor.userAgent ?? null,
+  };
+  const hash = eventHash(content, prevHash);
+  await tx.auditEvent.create({ data: { ...content, prevHash, hash } });
+  await settleHead(tx, seq, hash);
 }

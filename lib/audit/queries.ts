@@ -1,72 +1,182 @@
 import "server-only";
 import { z } from "zod";
 import { getDb, type Prisma } from "../db";
+import { summarizeEvent, summaryText, type DeploymentContext, type Segment } from "./summary";
 
-export const auditQuerySchema = z.object({
-  limit: z.coerce.number().int().min(1).max(500).default(50),
-  cursor: z.coerce.number().int().positive().optional(),
-  actor: z.string().max(100).optional(),
-  action: z.string().max(100).optional(),
+const text = (max: number) => z.string().trim().max(max).optional().transform((v) => (v ? v : undefined));
+/** A day (YYYY-MM-DD, UTC) or an ISO date-time. */
+const when = z
+  .string()
+  .trim()
+  .max(40)
+  .optional()
+  .transform((v, ctx) => {
+    if (!v) return undefined;
+    const day = /^\d{4}-\d{2}-\d{2}$/.test(v);
+    const d = new Date(day ? `${v}T00:00:00Z` : v);
+    if (Number.isNaN(d.getTime())) {
+      ctx.addIssue({ code: "custom", message: "expected a date (YYYY-MM-DD) or an ISO date-time" });
+      return z.NEVER;
+    }
+    return { at: d, day };
+  });
+
+export const auditFilterSchema = z.object({
+  actor: text(100),
+  action: text(100),
+  channel: text(100),
+  version: text(200),
+  /** From this time (a day: from its start). */
+  from: when,
+  /** Until this time (a day: to its end). */
+  to: when,
+  /** Free text, matched in the actor, target and payload. */
+  q: text(200),
 });
+
+export const auditQuerySchema = auditFilterSchema.extend({
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+  /** The id of the last event of the previous page. */
+  cursor: z.coerce.number().int().positive().optional(),
+});
+export type AuditFilter = z.infer<typeof auditFilterSchema>;
 export type AuditQuery = z.infer<typeof auditQuerySchema>;
 
 export interface AuditEventView {
   id: number;
+  seq: number | null;
   at: string;
   actor: string;
   source: string;
   action: string;
   target: string | null;
+  channel: string | null;
+  version: string | null;
   payload: unknown;
   ip: string | null;
   userAgent: string | null;
+  hash: string | null;
+  /** The event in words. */
+  summary: string;
 }
 
-function where(q: Pick<AuditQuery, "actor" | "action">): Prisma.AuditEventWhereInput {
-  return {
-    ...(q.actor ? { actorName: q.actor } : {}),
-    ...(q.action ? { action: q.action } : {}),
-  };
+type Row = Awaited<ReturnType<ReturnType<typeof getDb>["auditEvent"]["findFirstOrThrow"]>>;
+
+/** The filter as a Prisma where; every condition is one an index on AuditEvent can serve. */
+function filterWhere(f: Partial<AuditFilter>): Prisma.AuditEventWhereInput[] {
+  const and: Prisma.AuditEventWhereInput[] = [];
+  if (f.actor) and.push({ actorName: f.actor });
+  if (f.action) and.push({ action: f.action });
+  if (f.channel) and.push({ channel: f.channel });
+  if (f.version) and.push({ version: f.version });
+  if (f.from) and.push({ at: { gte: f.from.at } });
+  if (f.to) and.push({ at: f.to.day ? { lt: new Date(f.to.at.getTime() + 86_400_000) } : { lte: f.to.at } });
+  if (f.q) and.push({ OR: [{ payload: { contains: f.q } }, { target: { contains: f.q } }, { actorName: { contains: f.q } }] });
+  return and;
 }
 
-function view(row: { id: number; at: Date; actorName: string; source: string; action: string; target: string | null; payload: string; ip: string | null; userAgent: string | null }): AuditEventView {
-  let payload: unknown;
+// Keyset on (at, id): a range on `at` the indexes (at), (actor, at), (action, at), (channel, at) and
+// (version, at) can serve in order, minus the rows of the same instant already seen.
+function before(at: Date, id: number): Prisma.AuditEventWhereInput {
+  return { at: { lte: at }, NOT: { at, id: { gte: id } } };
+}
+function after(at: Date, id: number): Prisma.AuditEventWhereInput {
+  return { at: { gte: at }, NOT: { at, id: { lte: id } } };
+}
+
+function parsePayload(s: string): unknown {
   try {
-    payload = JSON.parse(row.payload);
+    return JSON.parse(s);
   } catch {
-    payload = row.payload;
+    return s;
   }
-  return { id: row.id, at: row.at.toISOString(), actor: row.actorName, source: row.source, action: row.action, target: row.target, payload, ip: row.ip, userAgent: row.userAgent };
+}
+
+/** The deployments the events name, for their summaries (who started one, how it ended). */
+async function deploymentContext(rows: Row[]): Promise<DeploymentContext> {
+  const ids = new Set<number>();
+  for (const r of rows) {
+    if (!r.action.startsWith("deployment.")) continue;
+    const id = (parsePayload(r.payload) as { deploymentId?: unknown } | null)?.deploymentId;
+    if (typeof id === "number") ids.add(id);
+  }
+  if (ids.size === 0) return new Map();
+  const deployments = await getDb().deployment.findMany({
+    where: { id: { in: [...ids] } },
+    select: { id: true, kind: true, status: true, actorName: true, _count: { select: { targets: true } } },
+  });
+  return new Map(deployments.map((d) => [d.id, { kind: d.kind, status: d.status, actorName: d.actorName, hosts: d._count.targets }]));
+}
+
+export interface AuditEventWithSummary extends AuditEventView {
+  segments: Segment[];
+}
+
+function view(row: Row, context: DeploymentContext): AuditEventWithSummary {
+  const base = {
+    id: row.id,
+    seq: row.seq,
+    at: row.at.toISOString(),
+    actor: row.actorName,
+    source: row.source,
+    action: row.action,
+    target: row.target,
+    channel: row.channel,
+    version: row.version,
+    payload: parsePayload(row.payload),
+    ip: row.ip,
+    userAgent: row.userAgent,
+    hash: row.hash,
+  };
+  const segments = summarizeEvent(base, context);
+  return { ...base, summary: summaryText(segments), segments };
 }
 
 /** Newest first; `cursor` is the id of the last event of the previous page. */
-export async function listAuditEvents(q: AuditQuery): Promise<{ events: AuditEventView[]; nextCursor: number | null }> {
-  const rows = await getDb().auditEvent.findMany({
-    where: { ...where(q), ...(q.cursor ? { id: { lt: q.cursor } } : {}) },
-    orderBy: { id: "desc" },
-    take: q.limit + 1,
-  });
-  const page = rows.slice(0, q.limit);
-  return { events: page.map(view), nextCursor: rows.length > q.limit ? page[page.length - 1]!.id : null };
-}
-
-/** The actions and actors that occur, for the filter menus. */
-export async function auditFacets(): Promise<{ actions: string[]; actors: string[] }> {
+export async function listAuditEvents(q: Partial<AuditFilter> & Pick<AuditQuery, "limit" | "cursor">): Promise<{ events: AuditEventWithSummary[]; nextCursor: number | null }> {
   const db = getDb();
-  const [actions, actors] = await Promise.all([
-    db.auditEvent.findMany({ distinct: ["action"], select: { action: true }, orderBy: { action: "asc" } }),
-    // Failed sign-ins once named the typed name as actor; it must never become a filter choice.
-    db.auditEvent.findMany({
-      distinct: ["actorName"],
-      select: { actorName: true },
-      where: { NOT: { action: "user.signin-failed", actorId: null, actorName: { not: "anonymous" } } },
-      orderBy: { actorName: "asc" },
-    }),
-  ]);
-  return { actions: actions.map((a) => a.action), actors: actors.map((a) => a.actorName) };
+  const and = filterWhere(q);
+  if (q.cursor) {
+    const last = await db.auditEvent.findUnique({ where: { id: q.cursor }, select: { at: true } });
+    if (last) and.push(before(last.at, q.cursor));
+    else and.push({ id: { lt: q.cursor } });
+  }
+  const rows = await db.auditEvent.findMany({ where: { AND: and }, orderBy: [{ at: "desc" }, { id: "desc" }], take: q.limit + 1 });
+  const page = rows.slice(0, q.limit);
+  const context = await deploymentContext(page);
+  return { events: page.map((r) => view(r, context)), nextCursor: rows.length > q.limit ? page[page.length - 1]!.id : null };
 }
 
-const CSV_COLUMNS = ["id", "at", "actor", "source", "action", "target", "ip", "userAgent", "payload"] as const;
+/** The API's form of an event: the summary as text, without the page's link segments. */
+export function apiEvent({ segments: _segments, ...e }: AuditEventWithSummary): AuditEventView {
+  return e;
+}
+
+/**
+ * The actions, actors and channels that occur, for the filter menus. Each distinct value is found
+ * by one index seek from the last (a recursive query), so this stays fast at any number of events.
+ */
+export async function auditFacets(): Promise<{ actions: string[]; actors: string[]; channels: string[] }> {
+  const db = getDb();
+  const [actions, actors, channels] = await Promise.all([
+    db.$queryRaw<{ v: string }[]>`WITH RECURSIVE d(v) AS (
+        SELECT MIN("action") FROM "AuditEvent"
+        UNION ALL SELECT (SELECT MIN("action") FROM "AuditEvent" WHERE "action" > d.v) FROM d WHERE d.v IS NOT NULL
+      ) SELECT v FROM d WHERE v IS NOT NULL`,
+    // Failed sign-ins once named the typed name as actor; it must never become a filter choice.
+    db.$queryRaw<{ v: string }[]>`WITH RECURSIVE d(v) AS (
+        SELECT MIN("actorName") FROM "AuditEvent"
+        UNION ALL SELECT (SELECT MIN("actorName") FROM "AuditEvent" WHERE "actorName" > d.v) FROM d WHERE d.v IS NOT NULL
+      ) SELECT v FROM d WHERE v IS NOT NULL AND EXISTS (
+        SELECT 1 FROM "AuditEvent" e WHERE e."actorName" = d.v
+        AND NOT (e."action" = 'user.signin-failed' AND e."actorId" IS NULL AND e."actorName" <> 'anonymous')
+      )`,
+    db.channel.findMany({ select: { name: true }, orderBy: [{ position: "asc" }, { name: "asc" }] }),
+  ]);
+  return { actions: actions.map((a) => a.v), actors: actors.map((a) => a.v), channels: channels.map((c) => c.name) };
+}
+
+const CSV_COLUMNS = ["id", "at", "actor", "source", "action", "target", "ip", "userAgent", "payload", "channel", "version", "summary", "seq", "hash"] as const;
 
 // Spreadsheets run a cell as a formula when it starts with = + - @ (or their full-width forms),
 // also after leading blanks, line breaks or a ; or , separator, and some when it starts with a
@@ -80,24 +190,36 @@ export function csvCell(value: unknown): string {
   return /[",;\t\n\r]/.test(safe) ? `"${safe.replaceAll('"', '""')}"` : safe;
 }
 
-/** Streams every matching event, oldest first, as CSV or JSON lines of one array. */
-export async function* exportAuditEvents(format: "csv" | "json", q: Pick<AuditQuery, "actor" | "action">): AsyncGenerator<string> {
+const EXPORT_PAGE = 1000;
+
+/**
+ * Every event the filter matches, oldest first, as CSV or as one JSON array, a page of 1000 read
+ * at a time (keyset), so an export of any size holds one page in memory.
+ */
+export async function* exportAuditEvents(format: "csv" | "json", f: Partial<AuditFilter>): AsyncGenerator<string> {
   const db = getDb();
-  let after = 0;
+  const base = filterWhere(f);
+  let last: { at: Date; id: number } | null = null;
   let first = true;
   yield format === "csv" ? CSV_COLUMNS.join(",") + "\n" : "[";
   for (;;) {
-    const rows = await db.auditEvent.findMany({ where: { ...where(q), id: { gt: after } }, orderBy: { id: "asc" }, take: 1000 });
+    const where: Prisma.AuditEventWhereInput = { AND: last ? [...base, after(last.at, last.id)] : base };
+    const rows = await db.auditEvent.findMany({ where, orderBy: [{ at: "asc" }, { id: "asc" }], take: EXPORT_PAGE });
     if (rows.length === 0) break;
+    const context = await deploymentContext(rows);
+    let chunk = "";
     for (const row of rows) {
-      const v = view(row);
-      if (format === "csv") yield CSV_COLUMNS.map((c) => csvCell(v[c])).join(",") + "\n";
+      const v = apiEvent(view(row, context));
+      if (format === "csv") chunk += CSV_COLUMNS.map((c) => csvCell(v[c])).join(",") + "\n";
       else {
-        yield (first ? "\n" : ",\n") + JSON.stringify(v);
+        chunk += (first ? "\n" : ",\n") + JSON.stringify(v);
         first = false;
       }
     }
-    after = rows[rows.length - 1]!.id;
+    yield chunk;
+    const end = rows[rows.length - 1]!;
+    last = { at: end.at, id: end.id };
+    if (rows.length < EXPORT_PAGE) break;
   }
   if (format === "json") yield "\n]\n";
 }

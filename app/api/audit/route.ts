@@ -1,5 +1,5 @@
 import { requireApiPermission } from "@/lib/auth/guard";
-import { auditQuerySchema, listAuditEvents } from "@/lib/audit/queries";
+import { apiEvent, auditQuerySchema, listAuditEvents } from "@/lib/audit/queries";
 import { json, route } from "@/lib/http";
 
 export const dynamic = "force-dynamic";
@@ -7,5 +7,6 @@ export const dynamic = "force-dynamic";
 export const GET = route(async (request) => {
   await requireApiPermission(request, "audit.read");
   const query = auditQuerySchema.parse(Object.fromEntries(new URL(request.url).searchParams));
-  return json(await listAuditEvents(query));
+  const { events, nextCursor } = await listAuditEvents(query);
+  return json({ events: events.map(apiEvent), nextCursor });
 });

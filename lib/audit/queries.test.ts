@@ -1,0 +1,93 @@
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { useTestDatabase } from "../testing/db";
+import { getDb } from "../db";
+import { recordAudit, SYSTEM_ACTOR, type Actor } from "./log";
+import { auditQuerySchema, exportAuditEvents, listAuditEvents, type AuditFilter } from "./queries";
+
+const alice: Actor = { id: null, name: "alice", source: "ui", role: "deployer" };
+const bob: Actor = { id: null, name: "bob", source: "api", role: "deployer" };
+const day = (d: number, h = 12) => new Date(Date.UTC(2026, 10, d, h));
+
+function start(id: number, channel: string, version: string, reason: string) {
+  return { deploymentId: id, kind: "promote" as const, channel, version, fromVersion: null, hosts: ["h1"], batches: 1, batchSize: 1, maxFailures: 0, reason, override: false, retryOf: null, salLine: "" };
+}
+
+beforeAll(async () => {
+  useTestDatabase();
+  vi.useFakeTimers({ toFake: ["Date"] });
+  const db = getDb();
+  const at = async (when: Date, fn: Parameters<typeof db.$transaction>[0]) => {
+    vi.setSystemTime(when);
+    await db.$transaction(fn as never);
+  };
+  await at(day(1), (tx) => recordAudit(tx, alice, "deployment.start", "canary", start(1, "canary", "4.80.0-1", "first train")));
+  await at(day(2), (tx) => recordAudit(tx, bob, "deployment.start", "beta", start(2, "beta", "4.80.0-1", "beta train")));
+  await at(day(3), (tx) => recordAudit(tx, SYSTEM_ACTOR, "builds.refresh", "repo", { ok: true, added: ["4.81.0-1"] }));
+  await at(day(4), (tx) => recordAudit(tx, alice, "deployment.start", "canary", start(3, "canary", "4.81.0-1", "hotfix for T123")));
+  await at(day(4), (tx) => recordAudit(tx, bob, "deployment.cancel", "canary", { deploymentId: 3, channel: "canary", version: "4.81.0-1" }));
+  // Twelve events in one millisecond: the keyset must not skip or repeat any of them.
+  for (let i = 0; i < 12; i++) await at(day(5), (tx) => recordAudit(tx, alice, "user.signin", "alice", {}));
+  vi.useRealTimers();
+});
+
+afterAll(() => vi.useRealTimers());
+
+const f = (raw: Record<string, string>) => auditQuerySchema.parse(raw);
+async function ids(filter: Partial<AuditFilter>) {
+  return (await listAuditEvents({ ...filter, limit: 500 })).events.map((e) => e.summary);
+}
+
+describe("audit filters", () => {
+  it("filters by actor, action, channel, version, time range and text, combined", async () => {
+    expect(await ids(f({ actor: "bob" }))).toHaveLength(2);
+    expect(await ids(f({ action: "deployment.start" }))).toHaveLength(3);
+    expect(await ids(f({ channel: "canary" }))).toHaveLength(3);
+    expect(await ids(f({ version: "4.81.0-1" }))).toHaveLength(2);
+    expect(await ids(f({ channel: "canary", version: "4.81.0-1", actor: "alice" }))).toEqual(["alice promoted 4.81.0-1 to canary: 1 host (#3) — “hotfix for T123”"]);
+    expect(await ids(f({ from: "2026-11-02", to: "2026-11-03" }))).toHaveLength(2);
+    expect(await ids(f({ from: "2026-11-04T12:00:00Z" }))).toHaveLength(14);
+    expect(await ids(f({ to: "2026-11-01" }))).toHaveLength(1);
+    expect(await ids(f({ q: "T123" }))).toHaveLength(1);
+    expect(await ids(f({ q: "train", actor: "bob" }))).toEqual(["bob promoted 4.80.0-1 to beta: 1 host (#2) — “beta train”"]);
+    expect(await ids(f({ q: "nothing like this" }))).toEqual([]);
+  });
+
+  it("refuses a date it cannot read and ignores empty fields", () => {
+    expect(auditQuerySchema.safeParse({ from: "yesterday" }).success).toBe(false);
+    expect(auditQuerySchema.parse({ actor: "", q: "  " })).toMatchObject({ actor: undefined, q: undefined });
+  });
+});
+
+describe("audit keyset paging", () => {
+  it("pages newest first through events of the same instant without gaps or repeats", async () => {
+    const seen: number[] = [];
+    let cursor: number | undefined;
+    let pages = 0;
+    do {
+      const page = await listAuditEvents({ limit: 5, cursor });
+      seen.push(...page.events.map((e) => e.id));
+      cursor = page.nextCursor ?? undefined;
+      pages++;
+    } while (cursor);
+    expect(pages).toBe(4);
+    const all = (await getDb().auditEvent.findMany({ orderBy: [{ at: "desc" }, { id: "desc" }], select: { id: true } })).map((r) => r.id);
+    expect(seen).toEqual(all);
+    expect(new Set(seen).size).toBe(17);
+  });
+
+  it("pages a filter, and exports it oldest first in pages", async () => {
+    const first = await listAuditEvents({ ...f({ actor: "alice" }), limit: 4 });
+    const second = await listAuditEvents({ ...f({ actor: "alice" }), limit: 20, cursor: first.nextCursor! });
+    expect(first.events.length + second.events.length).toBe(14);
+    expect(second.nextCursor).toBeNull();
+    let csv = "";
+    for await (const chunk of exportAuditEvents("csv", f({ channel: "canary" }))) csv += chunk;
+    const lines = csv.trim().split("\n");
+    expect(lines).toHaveLength(4);
+    expect(lines[1]).toContain("first train");
+    expect(lines[3]).toContain("bob cancelled #3 (4.81.0-1 to canary)");
+    let json = "";
+    for await (const chunk of exportAuditEvents("json", f({ q: "train" }))) json += chunk;
+    expect((JSON.parse(json) as { payload: { reason: string } }[]).map((e) => e.payload.reason)).toEqual(["first train", "beta train"]);
+  });
+});
