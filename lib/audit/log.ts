@@ -88,6 +88,18 @@ export const AUDIT_PAYLOADS = {
     /** Hosts that were installing when the runner died. */
     running: z.array(z.string()),
   }),
+  "channel.freeze": z.object({ channel: z.string(), reason: z.string(), until: z.string().nullable() }),
+  "channel.unfreeze": z.object({ channel: z.string(), frozenBy: z.string().nullable(), reason: z.string().nullable() }),
+  "channel.follow": z.object({ channel: z.string(), paused: z.boolean() }),
+  "bake.passed": z.object({ channel: z.string(), version: z.string(), deploymentId: z.number().int(), checks: z.number().int(), minutes: z.number() }),
+  "bake.failed": z.object({
+    channel: z.string(),
+    version: z.string(),
+    deploymentId: z.number().int(),
+    error: z.string(),
+    hosts: z.array(z.object({ host: z.string(), ok: z.boolean(), exitCode: z.number().int().nullable(), error: z.string().nullable() })),
+    rollback: z.boolean(),
+  }),
   "user.add": z.object({ role: z.string() }),
   "user.disable": z.object({}),
   "user.signin": z.object({ method: z.enum(["password", "oidc"]).optional(), role: z.string().optional(), groups: z.array(z.string()).optional(), previousRole: z.string().optional() }),

@@ -14,7 +14,7 @@ export interface PlanHost {
 }
 
 export interface PlanRefusal {
-  code: "gate" | "busy" | "not-downloadable" | "not-in-index" | "no-hosts" | "no-previous";
+  code: "gate" | "frozen" | "busy" | "not-downloadable" | "not-in-index" | "no-hosts" | "no-previous";
   message: string;
 }
 
@@ -24,6 +24,10 @@ export interface DeploymentPlan {
   version: string;
   /** The channel's current version, which this deployment replaces. */
   fromVersion: string | null;
+  /** What changed between the two builds' commits (repository.compareUrl), when both carry one. */
+  changesUrl: string | null;
+  /** The channel's freeze in force, if any. */
+  freeze: { by: string; reason: string; since: string; until: string | null } | null;
   build: { version: string; sha256: string; size: number; inIndex: boolean; gitCommit: string | null };
   /** Hosts whose version will change, from which version. */
   change: PlanHost[];
@@ -41,7 +45,7 @@ export interface DeploymentPlan {
   /** The .deb downloaded and checked against the verified index (null: not checked). */
   download: { ok: boolean; error: string | null } | null;
   warnings: string[];
-  /** Why it cannot start now; empty when it can (an admin may override a gate refusal alone). */
+  /** Why it cannot start now; empty when it can (an admin may override a gate or a freeze, nothing else). */
   refusals: PlanRefusal[];
 }
 

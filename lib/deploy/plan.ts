@@ -2,11 +2,14 @@ import "server-only";
 import { checkBuildDownload } from "../apt/deb";
 import { RepositoryError } from "../apt/errors";
 import { findBuild, type BuildRow } from "../apt/queries";
+import { compareLink } from "../apt/compare";
 import { compareVersions } from "../apt/version";
 import { resolveCount, type AppConfig } from "../config-schema";
 import { getDb, type Db, type Tx } from "../db";
 import { AppError } from "../errors";
 import { isKnownState, readFleetSnapshot, type ChannelState, type FleetSnapshot } from "./channels";
+import { provenVersions } from "./eligibility";
+import { activeFreeze, freezeMessage } from "./freeze";
 import type { DeploymentKind, DeploymentPlan, PlanHost, PlanRefusal } from "./plan-types";
 
 export type { DeploymentKind, DeploymentPlan, PlanHost, PlanRefusal };
@@ -74,8 +77,10 @@ export async function planDeployment(config: AppConfig, channelName: string, ver
 
   if (!build.inIndex) refusals.push({ code: "not-in-index", message: `${version} has left the repository index; apt on the hosts cannot install it.` });
 
-  const gate = await evaluateGate(db, snapshot, channel, version, kind);
+  const gate = await evaluateGate(db, config, channel, version, kind);
   if (!gate.ok) refusals.push({ code: "gate", message: gate.message! });
+  const freeze = activeFreeze(await db.channel.findUniqueOrThrow({ where: { id: channel.id }, select: { frozenAt: true, frozenBy: true, freezeReason: true, frozenUntil: true } }));
+  if (freeze) refusals.push({ code: "frozen", message: freezeMessage(channelName, freeze) });
 
   const busy = await busyHosts(db, members.map((h) => h.id));
   for (const b of busy) {
@@ -105,6 +110,8 @@ export async function planDeployment(config: AppConfig, channelName: string, ver
     channel: channelName,
     version,
     fromVersion: channel.currentVersion,
+    changesUrl: compareLink(config.repository.compareUrl, channel.currentVersion, version),
+    freeze,
     build: { version: build.version, sha256: build.sha256, size: build.size, inIndex: build.inIndex, gitCommit: build.beta.gitCommit ?? null },
     change: change.map(withBatch),
     already: already.map(withBatch),
@@ -121,26 +128,24 @@ export async function planDeployment(config: AppConfig, channelName: string, ver
 }
 
 /**
- * A channel that `requires` another accepts only a build that succeeded there. A rollback to a
- * version this channel ran successfully before needs no gate: it was good here already.
+ * A channel that `requires` another accepts only a build proven there (its bake passed, or, where
+ * that channel does not bake, a deployment of it succeeded). A rollback to what this channel ran
+ * before, or to a version it ran successfully, needs no gate: it was good here already.
  */
-async function evaluateGate(db: Db | Tx, snapshot: FleetSnapshot, channel: ChannelState, version: string, kind: DeploymentKind): Promise<DeploymentPlan["gate"]> {
+async function evaluateGate(db: Db | Tx, config: AppConfig, channel: ChannelState, version: string, kind: DeploymentKind): Promise<DeploymentPlan["gate"]> {
   if (!channel.requires) return { requires: null, ok: true, message: null };
-  const required = snapshot.channels.find((c) => c.name === channel.requires);
-  const ids = [channel.id, ...(required ? [required.id] : [])];
-  const succeeded = await db.deployment.findMany({
-    where: { channelId: { in: ids }, status: "succeeded", OR: [{ version }, { fromVersion: version }] },
-    select: { channelId: true, version: true },
-  });
-  if (required && succeeded.some((d) => d.channelId === required.id && d.version === version)) return { requires: channel.requires, ok: true, message: null };
-  // Going back to what this channel ran before a deployment of its own replaced it.
-  if (kind === "rollback" && (version === channel.previousVersion || succeeded.some((d) => d.channelId === channel.id))) {
-    return { requires: channel.requires, ok: true, message: null };
+  if ((await provenVersions(db, config, channel.requires)).has(version)) return { requires: channel.requires, ok: true, message: null };
+  if (kind === "rollback") {
+    const here = await db.deployment.count({ where: { channelId: channel.id, status: "succeeded", OR: [{ version }, { fromVersion: version }] } });
+    if (version === channel.previousVersion || here > 0) return { requires: channel.requires, ok: true, message: null };
   }
+  const bakes = config.channels.find((c) => c.name === channel.requires)?.bake !== undefined;
   return {
     requires: channel.requires,
     ok: false,
-    message: `${version} has not succeeded on ${channel.requires}, which ${channel.name} requires; promote it to ${channel.requires} first (an admin may override).`,
+    message: bakes
+      ? `${version} has not finished baking on ${channel.requires}, which ${channel.name} requires (or its bake failed there); an admin may override.`
+      : `${version} has not succeeded on ${channel.requires}, which ${channel.name} requires; promote it to ${channel.requires} first (an admin may override).`,
   };
 }
 

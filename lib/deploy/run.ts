@@ -6,8 +6,10 @@ import { getDb } from "../db";
 import { classifyProbe } from "../fleet/probe";
 import { CONNECT_ERROR_KINDS, createFleetTransport, SshError, type ExecResult, type FleetTransport } from "../fleet/ssh";
 import { notifyDeployment } from "../notify/webhooks";
-import { renderCommand, shellQuote } from "../shell";
+import { renderCommand } from "../shell";
+import { recordBakeStart } from "./bake";
 import { LEASE_MS, leaseFromNow, RENEW_MS, runnerId } from "./lease";
+import { KILL_AFTER_S, withRemoteTimeout } from "./remote";
 
 // The deployment runner: batches in order, hosts of a batch at once (at most ssh.concurrency), per
 // host install → version read-back → health check under one held SSH session. Every state change
@@ -26,8 +28,6 @@ const OUTPUT_FLUSH_MS = 750;
 const CANCEL_POLL_MS = 500;
 /** Grace after the remote `timeout` before the transport gives up on the session itself. */
 const TRANSPORT_GRACE_S = 20;
-/** Remote `timeout -k`: after TERM, KILL this many seconds later. */
-const KILL_AFTER_S = 10;
 const VERIFY_TIMEOUT_MS = 60_000;
 
 interface Runner {
@@ -332,6 +332,7 @@ export async function runDeployment(config: AppConfig, id: number, opts: { trans
         });
       }
       await tx.hostLock.deleteMany({ where: { deploymentId: id } });
+      if (status === "succeeded") await recordBakeStart(tx, config.channels.find((c) => c.name === deployment.channel.name), { id, channelId: deployment.channelId, kind: deployment.kind, version });
       // The runner ends it, not the person who started it (their event is deployment.start).
       await recordAudit(tx, SYSTEM_ACTOR, "deployment.finish", deployment.channel.name, {
         deploymentId: id,
@@ -358,11 +359,6 @@ export async function runDeployment(config: AppConfig, id: number, opts: { trans
 /** This process runs that deployment now (recovery leaves it alone, whatever its lease says). */
 export function isRunningHere(id: number): boolean {
   return runners.has(id);
-}
-
-/** Bounds a remote command on the host itself: OpenSSH refuses signals on root sessions, so closing the channel alone may leave it running. */
-export function withRemoteTimeout(command: string, seconds: number): string {
-  return `timeout -k ${KILL_AFTER_S} ${seconds} sh -c ${shellQuote(command)}`;
 }
 
 function failed(kind: string, message: string): TargetResult {

@@ -34,8 +34,9 @@ export interface StartedDeployment {
 export async function startDeployment(config: AppConfig, actor: Actor, req: StartRequest): Promise<StartedDeployment> {
   authorize(actor, req.kind === "rollback" ? "channels.rollback" : "channels.promote");
   const plan = await planDeployment(config, req.channel, req.version, { kind: req.kind, hosts: req.hosts });
-  // Only an admin may go past a gate, and only a gate.
-  if (req.override && !plan.gate.ok) authorize(actor, "admin");
+  // Only an admin may go past a gate or a freeze.
+  const overridden = req.override === true && plan.refusals.some((r) => OVERRIDABLE.has(r.code));
+  if (overridden) authorize(actor, "admin");
   refuse(plan, req.override === true);
 
   const line = salLine(actor, req.kind, config.repository.package, req.version, req.channel, req.reason);
@@ -63,7 +64,7 @@ export async function startDeployment(config: AppConfig, actor: Actor, req: Star
           batchSize: plan.batchSize,
           maxFailures: plan.maxFailures,
           salLine: line,
-          override: req.override === true && !plan.gate.ok,
+          override: overridden,
           retryOfId: req.retryOf ?? null,
           // The creating process runs it; until it says otherwise, its lease holds.
           leaseUntil: new Date(Date.now() + LEASE_MS),
@@ -85,7 +86,7 @@ export async function startDeployment(config: AppConfig, actor: Actor, req: Star
         batchSize: plan.batchSize,
         maxFailures: plan.maxFailures,
         reason: req.reason,
-        override: req.override === true && !plan.gate.ok,
+        override: overridden,
         retryOf: req.retryOf ?? null,
         salLine: line,
       });
@@ -102,9 +103,12 @@ export async function startDeployment(config: AppConfig, actor: Actor, req: Star
   }
 }
 
-/** Turns a plan's refusals into the 409 a person reads; an admin's override lifts the gate alone. */
+/** What an admin's override lifts: the gate and a freeze, nothing else (a busy host, a bad .deb). */
+const OVERRIDABLE = new Set(["gate", "frozen"]);
+
+/** Turns a plan's refusals into the 409 a person reads. */
 function refuse(plan: DeploymentPlan, override: boolean): void {
-  const blocking = plan.refusals.filter((r) => !(override && r.code === "gate"));
+  const blocking = plan.refusals.filter((r) => !(override && OVERRIDABLE.has(r.code)));
   if (blocking.length === 0) return;
   const first = blocking[0]!;
   if (first.code === "no-hosts") throw new AppError("CONFLICT", first.message, { refusal: first.code });
