@@ -9,6 +9,7 @@ import { runAuditVerification } from "../lib/audit/verify";
 import { addUser, disableUser } from "../lib/auth/users";
 import { getDb } from "../lib/db";
 import { checkEnv } from "../lib/env";
+import { isDeployCommand, runDeployCli } from "./deploy-cli";
 
 const USAGE = `usage:
   npm run cli -- user add NAME --role ${ROLES.join("|")}     (password read from stdin; resets an existing user and ends its sessions)
@@ -16,6 +17,7 @@ const USAGE = `usage:
   npm run cli -- token create NAME [--label LABEL]           (prints a new API token for user NAME)
   npm run cli -- token list [NAME]                           (prefixes, never the tokens)
   npm run cli -- token revoke PREFIX
+  npm run cli -- promote|rollback|wait ...                   (through the JSON API with a token, for CI; npm run cli -- promote --help)
   npm run cli -- audit verify [--anchor SEQ:HASH]            (walks the audit hash chain; exit 1 naming the first event that does not match;
                                                              --anchor: a head printed by an earlier verify must still be in the chain)`;
 
@@ -27,6 +29,8 @@ async function readStdin(): Promise<string> {
 }
 
 async function main(argv: string[]): Promise<number> {
+  // A CI job has a URL and a token, no database or config: these talk to the JSON API only.
+  if (isDeployCommand(argv[0])) return runDeployCli(argv);
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
