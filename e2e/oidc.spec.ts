@@ -5,8 +5,9 @@ import { E2E_PORT } from "./fixtures/env";
 import { startOidcApp, type OidcApp } from "./fixtures/oidc-app";
 import { startTestIdp, type TestIdp } from "./fixtures/oidc-provider";
 
-const APP_PORT = E2E_PORT + 1;
-const IDP_PORT = E2E_PORT + 2;
+// Clear of the ports other specs start servers on (E2E_PORT + 1, + 1000).
+const APP_PORT = Number(process.env.OIDC_E2E_PORT ?? E2E_PORT + 30);
+const IDP_PORT = APP_PORT + 1;
 const CLIENT = { id: "scap-channels", secret: "oidc-e2e-client-secret" };
 const PROVIDER_NAME = "Example CAS";
 const GROUP = {
