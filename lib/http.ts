@@ -2,6 +2,7 @@ import "server-only";
 import { NextResponse } from "next/server";
 import { z } from "zod";
 import { CONFIG_PROBLEM_NOTICE } from "./auth/config-details";
+import { auditRefusal } from "./auth/refusals";
 import { ConfigError } from "./config";
 import { API_BODY_LIMIT, bodyLimitFor, tooLargeMessage } from "./body-limits";
 import { AppError } from "./errors";
@@ -10,7 +11,7 @@ export function jsonError(status: number, code: string, message: string) {
   return NextResponse.json({ error: { code, message } }, { status, headers: { "cache-control": "no-store" } });
 }
 
-/** Wraps a route handler: expected errors become `{ error: { code, message } }`, others a logged 500. */
+/** Wraps a route handler: expected errors become `{ error: { code, message } }` (refused mutations audited), others a logged 500. */
 export function route<Args extends unknown[]>(handler: (request: Request, ...args: Args) => Promise<Response>) {
   return async (request: Request, ...args: Args): Promise<Response> => {
     try {
@@ -19,6 +20,8 @@ export function route<Args extends unknown[]>(handler: (request: Request, ...arg
       if (Number(request.headers.get("content-length") ?? 0) > limit) throw new AppError("PAYLOAD_TOO_LARGE", tooLargeMessage(limit));
       return await handler(request, ...args);
     } catch (e) {
+      // Every refused mutation (400/401/403/404/409/413) is counted and, bounded, audited.
+      await auditRefusal(request, e);
       if (e instanceof AppError) {
         const response = jsonError(e.status, e.code, e.message);
         // Close rather than read the rest of a refused body off the connection.

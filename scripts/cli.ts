@@ -1,10 +1,10 @@
 // Administration from the shell: `npm run cli -- user add NAME --role ROLE` (password on stdin),
-// `npm run cli -- token create NAME [--label LABEL]`.
+// `npm run cli -- token create NAME [--label LABEL] [--channels a,b] [--permissions p,q] [--expires 30d]`.
 import os from "node:os";
 import { parseArgs } from "node:util";
 import type { Actor } from "../lib/audit/log";
 import { isRole, ROLES } from "../lib/auth/permissions";
-import { createApiToken, listApiTokens, revokeApiToken } from "../lib/auth/tokens";
+import { createApiToken, listApiTokens, parseExpiry, revokeApiToken, splitList } from "../lib/auth/tokens";
 import { runAuditVerification } from "../lib/audit/verify";
 import { addUser, disableUser } from "../lib/auth/users";
 import { getDb } from "../lib/db";
@@ -14,7 +14,10 @@ import { isDeployCommand, runDeployCli } from "./deploy-cli";
 const USAGE = `usage:
   npm run cli -- user add NAME --role ${ROLES.join("|")}     (password read from stdin; resets an existing user and ends its sessions)
   npm run cli -- user disable NAME                           (no more sign-in; its sessions end, its tokens stop working)
-  npm run cli -- token create NAME [--label LABEL]           (prints a new API token for user NAME)
+  npm run cli -- token create NAME [--label LABEL] [--channels a,b] [--permissions p,q] [--expires 30d]
+                                                             (prints a new API token for user NAME, limited to those
+                                                              channels and permissions within NAME's role; expiry as
+                                                              30d, 12h, 90m, 45s or an ISO date)
   npm run cli -- token list [NAME]                           (prefixes, never the tokens)
   npm run cli -- token revoke PREFIX
   npm run cli -- promote|rollback|wait ...                   (through the JSON API with a token, for CI; npm run cli -- promote --help)
@@ -34,7 +37,15 @@ async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { role: { type: "string" }, label: { type: "string" }, anchor: { type: "string" }, help: { type: "boolean", short: "h" } },
+    options: {
+      role: { type: "string" },
+      label: { type: "string" },
+      channels: { type: "string" },
+      permissions: { type: "string" },
+      expires: { type: "string" },
+      anchor: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
   });
   if (values.help) {
     console.log(USAGE);
@@ -57,7 +68,12 @@ async function main(argv: string[]): Promise<number> {
   if (noun === "token" && verb === "list" && positionals.length <= 3) {
     for (const t of await listApiTokens(name)) {
       const state = t.revokedAt ? `revoked ${t.revokedAt.toISOString()}` : t.lastUsedAt ? `last used ${t.lastUsedAt.toISOString()}` : "never used";
-      console.log(`${t.prefix}…  ${t.user}  ${t.name}  created ${t.createdAt.toISOString()}  ${state}`);
+      const limits = [
+        t.channels ? `channels ${t.channels.join(",")}` : "",
+        t.permissions ? `permissions ${t.permissions.join(",")}` : "",
+        t.expiresAt ? `expires ${t.expiresAt.toISOString()}` : "",
+      ].filter(Boolean);
+      console.log(`${t.prefix}…  ${t.user}  ${t.name}  created ${t.createdAt.toISOString()}  ${state}${limits.length ? `  ${limits.join("  ")}` : ""}`);
     }
     return 0;
   }
@@ -67,7 +83,11 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (noun === "token" && verb === "create" && name && positionals.length === 3) {
-    const { token } = await createApiToken(name, values.label ?? "cli", actor);
+    const { token } = await createApiToken(name, values.label ?? "cli", actor, {
+      channels: splitList(values.channels),
+      permissions: splitList(values.permissions),
+      expiresAt: values.expires === undefined ? null : parseExpiry(values.expires),
+    });
     console.log(token);
     return 0;
   }

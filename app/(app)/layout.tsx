@@ -21,7 +21,7 @@ export default async function AppLayout({ children }: { children: React.ReactNod
             Scap Channels
           </Link>
           <div className="order-3 w-full sm:order-none sm:w-auto sm:flex-1">
-            <NavLinks />
+            <NavLinks admin={user.role === "admin"} />
           </div>
           <div className="ml-auto flex items-center gap-2 text-sm">
             <span className="hidden text-slate-600 sm:inline dark:text-slate-300" data-testid="current-user">

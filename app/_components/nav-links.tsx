@@ -10,11 +10,13 @@ const LINKS = [
   { href: "/audit", label: "Audit" },
 ] as const;
 
-export function NavLinks() {
+/** `admin`: the user may see Settings (tokens, users); the pages and their API check again. */
+export function NavLinks({ admin = false }: { admin?: boolean }) {
   const pathname = usePathname();
+  const links = admin ? [...LINKS, { href: "/settings", label: "Settings" } as const] : LINKS;
   return (
     <nav aria-label="Main" className="-mx-1 flex gap-1 overflow-x-auto">
-      {LINKS.map(({ href, label }) => {
+      {links.map(({ href, label }) => {
         const active = href === "/" ? pathname === "/" : pathname.startsWith(href);
         return (
           <Link

@@ -1,6 +1,6 @@
 import "server-only";
 import { z } from "zod";
-import type { Role } from "../auth/permissions";
+import type { Role, TokenScope } from "../auth/permissions";
 import type { Tx } from "../db";
 import { advanceHead, eventHash, settleHead } from "./chain";
 
@@ -13,6 +13,8 @@ export interface Actor {
   role: Role;
   ip?: string | null;
   userAgent?: string | null;
+  /** An API token's permission and channel limits, checked with the role (lib/auth/authorize.ts). */
+  scope?: TokenScope | null;
 }
 
 export const SYSTEM_ACTOR: Actor = { id: null, name: "system", source: "system", role: "admin" };
@@ -112,8 +114,38 @@ export const AUDIT_PAYLOADS = {
     /** This failure starts a pause for the name from this address, or for the address. */
     paused: z.boolean().optional(),
   }),
-  "token.create": z.object({ tokenName: z.string(), prefix: z.string() }),
+  "token.create": z.object({
+    tokenName: z.string(),
+    prefix: z.string(),
+    /** The token's limits; absent or null: none of that kind. */
+    channels: z.array(z.string()).nullable().optional(),
+    permissions: z.array(z.string()).nullable().optional(),
+    expiresAt: z.string().nullable().optional(),
+  }),
   "token.revoke": z.object({ tokenName: z.string(), prefix: z.string() }),
+  "user.role": z.object({ from: z.string(), to: z.string() }),
+  // A refused API mutation, aggregated (lib/auth/refusals.ts): written for the 1st, 10th, 100th, ...
+  // refusal of one caller, route and reason in a window, up to a cap per caller and address.
+  "auth.refused": z.object({
+    method: z.string(),
+    /** Route pattern, e.g. /api/channels/:name/promote. */
+    route: z.string(),
+    status: z.number().int(),
+    code: z.string(),
+    /** no-credentials | token-unknown | token-revoked | token-expired | user-disabled | role | token-permission | token-admin | token-channel | token-no-channel | cross-origin | validation | not-found | too-large | gate | busy | conflict | ... */
+    reason: z.string(),
+    message: z.string().max(400),
+    permission: z.string().optional(),
+    channel: z.string().optional(),
+    /** The API token the request carried, by its listed prefix, and its state when it was refused for it. */
+    token: z.object({ prefix: z.string(), state: z.string().optional() }).optional(),
+    /** Refusals of this caller, address, route, reason and target in the current window, this one included. */
+    count: z.number().int().positive(),
+    /** The window's refusals of the same key before it restarted (counted, not all audited). */
+    previousCount: z.number().int().positive().optional(),
+    /** This event reaches the cap for the caller (or address); further refusals in the window are only counted. */
+    capped: z.boolean().optional(),
+  }),
 } as const;
 
 export type AuditAction = keyof typeof AUDIT_PAYLOADS;

@@ -4,7 +4,10 @@ import type { Actor } from "../audit/log";
 import { getDb } from "../db";
 import { hashPassword, verifyPassword } from "./password";
 import { can, deniedReason, ROLE_PERMISSIONS } from "./permissions";
-import { createApiToken, listApiTokens, revokeApiToken, userForToken } from "./tokens";
+import { json, route } from "../http";
+import { authorize } from "./authorize";
+import { requireApiPermission } from "./guard";
+import { createApiToken, listApiTokens, parseExpiry, resolveToken, revokeApiToken, userForToken } from "./tokens";
 import { addUser, authenticate, disableUser } from "./users";
 
 const cli: Actor = { id: null, name: "cli:test", source: "cli", role: "admin" };
@@ -109,5 +112,84 @@ describe("admin-only domain functions", () => {
     expect({ users: await db.user.count(), tokens: await db.apiToken.count(), events: await db.auditEvent.count() }).toEqual(before);
     expect(await db.user.findUniqueOrThrow({ where: { name: "erin" } })).toMatchObject({ role: "viewer", disabledAt: null });
     expect((await listApiTokens("erin"))[0]!.revokedAt).toBeNull();
+  });
+});
+
+describe("token scopes", () => {
+  it("creates a token limited to channels and permissions within the user's role, with an expiry, audited", async () => {
+    await addUser("cici", "deployer", "a long enough password", cli);
+    const expiresAt = parseExpiry("30d");
+    const { token, prefix } = await createApiToken("cici", "ci-canary", cli, { channels: ["canary"], permissions: ["channels.promote", "builds.read"], expiresAt });
+    const r = await resolveToken(token);
+    expect(r).toMatchObject({ ok: true, user: { name: "cici", role: "deployer" }, scope: { prefix, channels: ["canary"], permissions: ["channels.promote", "builds.read"] } });
+    const listed = (await listApiTokens("cici")).find((t) => t.prefix === prefix)!;
+    expect(listed).toMatchObject({ channels: ["canary"], permissions: ["channels.promote", "builds.read"], expiresAt });
+    const event = await getDb().auditEvent.findFirstOrThrow({ where: { action: "token.create", target: "cici" }, orderBy: { id: "desc" } });
+    expect(JSON.parse(event.payload)).toEqual({ tokenName: "ci-canary", prefix, channels: ["canary"], permissions: ["channels.promote", "builds.read"], expiresAt: expiresAt.toISOString() });
+  });
+
+  it("refuses limits past the user's role, unknown permissions, admin on a channel token, and a past expiry, creating nothing", async () => {
+    const before = await getDb().apiToken.count();
+    await expect(createApiToken("cici", "x", cli, { permissions: ["admin"] })).rejects.toThrow(/lacks admin; a token carries at most its user's role/);
+    await expect(createApiToken("cici", "x", cli, { permissions: ["root"] })).rejects.toThrow(/unknown permission root/);
+    await expect(createApiToken("cici", "x", cli, { permissions: [] })).rejects.toMatchObject({ code: "BAD_REQUEST" });
+    await expect(createApiToken("cici", "x", cli, { channels: ["Bad Name"] })).rejects.toThrow(/is not a channel name/);
+    await expect(createApiToken("cici", "x", cli, { expiresAt: new Date(Date.now() - 1000) })).rejects.toThrow(/in the future/);
+    await addUser("adam", "admin", "a long enough password", cli);
+    await expect(createApiToken("adam", "x", cli, { channels: ["canary"], permissions: ["admin"] })).rejects.toThrow(/cannot carry the admin permission/);
+    expect(() => parseExpiry("soon")).toThrow(/neither a duration/);
+    expect(() => parseExpiry("4000d")).toThrow(/at most 3650 days/);
+    expect(parseExpiry("12h", new Date("2026-12-01T00:00:00Z")).toISOString()).toBe("2026-12-01T12:00:00.000Z");
+    expect(await getDb().apiToken.count()).toBe(before);
+  });
+
+  it("tells an expired, revoked or disabled user's token apart, and reads the user's role at each use", async () => {
+    const { token, prefix } = await createApiToken("cici", "short", cli, { expiresAt: new Date(Date.now() + 60_000) });
+    expect(await resolveToken(token, new Date(Date.now() + 120_000))).toMatchObject({ ok: false, state: "expired", prefix, user: { name: "cici" } });
+    const db = getDb();
+    await db.user.update({ where: { name: "cici" }, data: { role: "viewer" } });
+    expect(await resolveToken(token)).toMatchObject({ ok: true, user: { role: "viewer" } });
+    await db.user.update({ where: { name: "cici" }, data: { role: "deployer" } });
+    await revokeApiToken(prefix, cli);
+    expect(await resolveToken(token)).toMatchObject({ ok: false, state: "revoked", prefix });
+    expect(await resolveToken("sct_nothing")).toEqual({ ok: false, state: "unknown" });
+  });
+});
+
+describe("the guard and route(): scopes enforced, refusals audited in one place", () => {
+  const call = (token: string, path: string) =>
+    new Request(`http://127.0.0.1:3000${path}`, { method: "POST", headers: { authorization: `Bearer ${token}`, "x-forwarded-for": "127.0.0.1" } });
+
+  it("gives a canary-only token 403 on beta and lets it through on canary; the refusal is audited as its user", async () => {
+    const { token } = await createApiToken("cici", "guarded", cli, { channels: ["canary"], permissions: ["channels.promote"] });
+    const handler = route(async (request, channel: string) => {
+      const { actor } = await requireApiPermission(request, "channels.promote", { channel });
+      authorize(actor, "channels.promote", channel);
+      return json({ ok: true });
+    });
+    const beta = await handler(call(token, "/api/channels/beta/promote"), "beta");
+    expect(beta.status).toBe(403);
+    expect((await beta.json()).error.message).toMatch(/limited to the channel canary; beta is not one of them/);
+    expect((await handler(call(token, "/api/channels/canary/promote"), "canary")).status).toBe(200);
+    const refused = await getDb().auditEvent.findFirstOrThrow({ where: { action: "auth.refused" }, orderBy: { id: "desc" } });
+    expect(refused).toMatchObject({ actorName: "cici", source: "api", target: "beta", ip: "127.0.0.1" });
+    expect(JSON.parse(refused.payload)).toMatchObject({ route: "/api/channels/:name/promote", status: 403, reason: "token-channel", permission: "channels.promote", channel: "beta", count: 1 });
+    expect(refused.payload).not.toContain(token);
+  });
+
+  it("refuses a token lacking the permission, and a revoked token as 401 counted against its owner", async () => {
+    const { token, prefix } = await createApiToken("cici", "narrow", cli, { permissions: ["builds.read"] });
+    const handler = route(async (request) => {
+      await requireApiPermission(request, "hosts.refresh");
+      return json({ ok: true });
+    });
+    const res = await handler(call(token, "/api/hosts/refresh"));
+    expect(res.status).toBe(403);
+    expect((await res.json()).error.message).toMatch(/is limited to builds.read; it lacks hosts.refresh/);
+    await revokeApiToken(prefix, cli);
+    expect((await handler(call(token, "/api/hosts/refresh"))).status).toBe(401);
+    const refused = await getDb().auditEvent.findFirstOrThrow({ where: { action: "auth.refused" }, orderBy: { id: "desc" } });
+    expect(refused).toMatchObject({ actorName: "cici" });
+    expect(JSON.parse(refused.payload)).toMatchObject({ status: 401, reason: "token-revoked", token: { prefix, state: "revoked" } });
   });
 });

@@ -5,9 +5,12 @@ import type { Actor } from "../audit/log";
 import { AppError } from "../errors";
 import { clientAddress, forwardedValue, trustedProxies } from "./client-address";
 import { authOptions } from "./options";
-import { can, type Permission } from "./permissions";
+import { getDb } from "../db";
+import { deploymentIdSchema } from "../deploy/input";
+import { checkPermission, denialError, denialMessage } from "./authorize";
+import type { Permission, TokenScope } from "./permissions";
 import { userForSession } from "./sessions";
-import { userForToken } from "./tokens";
+import { resolveToken, type TokenResolution } from "./tokens";
 import type { SessionUser } from "./users";
 
 /**
@@ -58,44 +61,94 @@ export function isSameOrigin(request: Request, proxies: number = trustedProxies(
 }
 
 /** Who is calling: the API token's user, the session's user, or null. A bad token is an error, never "anonymous". */
-export async function apiCaller(request: Request): Promise<{ user: SessionUser; source: Actor["source"] } | null> {
+export async function apiCaller(request: Request): Promise<{ user: SessionUser; source: Actor["source"]; scope: TokenScope | null } | null> {
   const auth = request.headers.get("authorization");
   if (auth) {
     const match = /^Bearer\s+(\S+)$/i.exec(auth);
-    const user = match ? await userForToken(match[1]!) : null;
-    if (!user) throw new AppError("UNAUTHORIZED", "The API token is unknown, revoked or expired.");
-    return { user, source: "api" };
+    const resolved: TokenResolution = match ? await resolveToken(match[1]!) : { ok: false, state: "unknown" };
+    if (!resolved.ok) {
+      if (resolved.user) {
+        // Known to be this user's token, if no longer valid: refusals are counted against its owner.
+        noteCaller(request, { id: resolved.user.id, name: resolved.user.name, source: "api", role: "viewer", ip: clientAddress(request.headers), userAgent: userAgentOf(request) }, "claimed");
+      }
+      throw new AppError("UNAUTHORIZED", "The API token is unknown, revoked or expired.", {
+        refusal: `token-${resolved.state}`.replace("token-user-disabled", "user-disabled"),
+        ...(resolved.prefix ? { token: { prefix: resolved.prefix, state: resolved.state } } : {}),
+      });
+    }
+    return { user: resolved.user, source: "api", scope: resolved.scope };
   }
   const user = await sessionUser();
-  return user ? { user, source: "ui" } : null;
+  return user ? { user, source: "ui", scope: null } : null;
 }
 
-/** The actor for a request's audit events: the user, how they came, and the client's address and user agent. */
-export function requestActor(request: Request, user: SessionUser, source: Actor["source"]): Actor {
+function userAgentOf(request: Request): string | null {
+  return request.headers.get("user-agent")?.slice(0, 300) ?? null;
+}
+
+/** The actor for a request's audit events: the user, how they came, the client's address and user agent, and a token's limits. */
+export function requestActor(request: Request, user: SessionUser, source: Actor["source"], scope: TokenScope | null = null): Actor {
   return {
     id: user.id,
     name: user.name,
     source,
     role: user.role,
     ip: clientAddress(request.headers),
-    userAgent: request.headers.get("user-agent")?.slice(0, 300) ?? null,
+    userAgent: userAgentOf(request),
+    ...(scope ? { scope } : {}),
   };
 }
 
 /**
- * Authenticates an API request by bearer token or session cookie and checks one permission.
- * Cookie-authenticated mutations must come from this origin (the session cookie is SameSite=Lax,
- * this is the second line).
+ * Who a request came from, as far as the guard found out: "authenticated" once it checked the
+ * credentials, "claimed" for the owner of a revoked or expired token. Read by lib/auth/refusals.ts
+ * to say who was refused.
  */
-export async function requireApiPermission(request: Request, permission: Permission): Promise<{ user: SessionUser; actor: Actor }> {
+const callers = new WeakMap<Request, { actor: Actor; standing: "authenticated" | "claimed" }>();
+
+function noteCaller(request: Request, actor: Actor, standing: "authenticated" | "claimed") {
+  callers.set(request, { actor, standing });
+}
+
+export function callerOf(request: Request): { actor: Actor; standing: "authenticated" | "claimed" } | undefined {
+  return callers.get(request);
+}
+
+/** The channel a request acts on: a name, or a lookup (null: no such target, the domain refuses it). */
+export type ChannelOf = string | (() => Promise<string | null>);
+
+/** The channel of deployment `rawId` for the guard of its routes; null when the id is not a deployment's. */
+export async function channelOfDeployment(rawId: string | Promise<{ id: string }>): Promise<string | null> {
+  const raw = typeof rawId === "string" ? rawId : (await rawId).id;
+  const id = deploymentIdSchema.safeParse(raw);
+  if (!id.success) return null;
+  const d = await getDb().deployment.findUnique({ where: { id: id.data }, select: { channel: { select: { name: true } } } });
+  return d?.channel.name ?? null;
+}
+
+function isMutation(request: Request): boolean {
+  return request.method !== "GET" && request.method !== "HEAD";
+}
+
+/**
+ * Authenticates an API request by bearer token or session cookie and checks one permission: the
+ * user's current role and, for a token, its permission and channel lists (`channel`: the channel
+ * the request acts on). Cookie-authenticated mutations must come from this origin (the session
+ * cookie is SameSite=Lax, this is the second line).
+ */
+export async function requireApiPermission(request: Request, permission: Permission, opts: { channel?: ChannelOf } = {}): Promise<{ user: SessionUser; actor: Actor }> {
   const caller = await apiCaller(request);
-  if (!caller) throw new AppError("UNAUTHORIZED", "Sign in or send an API token (Authorization: Bearer ...).");
-  const { user, source } = caller;
-  if (source === "ui" && request.method !== "GET" && request.method !== "HEAD" && !isSameOrigin(request)) {
-    throw new AppError("FORBIDDEN", "Cross-origin request refused: a signed-in browser may only change things from this site.");
+  if (!caller) throw new AppError("UNAUTHORIZED", "Sign in or send an API token (Authorization: Bearer ...).", { refusal: "no-credentials" });
+  const { user, source, scope } = caller;
+  const actor = requestActor(request, user, source, scope);
+  noteCaller(request, actor, "authenticated");
+  if (source === "ui" && isMutation(request) && !isSameOrigin(request)) {
+    throw new AppError("FORBIDDEN", "Cross-origin request refused: a signed-in browser may only change things from this site.", { refusal: "cross-origin" });
   }
-  if (!can(user.role, permission)) {
-    throw new AppError("FORBIDDEN", `Your role (${user.role}) lacks the ${permission} permission.`);
-  }
-  return { user, actor: requestActor(request, user, source) };
+  // The channel acted on; null: none to check (no such target: the domain answers 404, and checks
+  // the channel of any target it finds). A lookup runs only for a token limited to channels.
+  const named = opts.channel === undefined ? undefined : typeof opts.channel === "string" ? opts.channel : scope?.channels ? await opts.channel() : null;
+  const denial = named === null ? checkPermission({ role: user.role, scope: scope && { ...scope, channels: null } }, permission) : checkPermission(actor, permission, named);
+  if (denial) throw denialError(denial, denialMessage(denial, { role: user.role, scope }));
+  return { user, actor };
 }

@@ -35,6 +35,27 @@ export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
   admin: PERMISSIONS,
 };
 
+/**
+ * What an API token is limited to, within its user's current role: a list of permissions and a
+ * list of channels (null: no limit of that kind). Sessions, the CLI and the system have none.
+ */
+export interface TokenScope {
+  /** The token's listed prefix, to name it in refusals. */
+  prefix: string;
+  permissions: readonly Permission[] | null;
+  channels: readonly string[] | null;
+}
+
+/**
+ * Permissions that change one channel: a token limited to channels may use them only with a
+ * channel named and listed. (Any permission checked with a channel is checked against the list.)
+ */
+export const CHANNEL_PERMISSIONS = ["channels.promote", "channels.rollback", "deployments.cancel"] as const satisfies readonly Permission[];
+
+export function isPermission(value: unknown): value is Permission {
+  return typeof value === "string" && (PERMISSIONS as readonly string[]).includes(value);
+}
+
 export function isRole(value: unknown): value is Role {
   return typeof value === "string" && (ROLES as readonly string[]).includes(value);
 }

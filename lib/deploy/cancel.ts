@@ -11,10 +11,10 @@ import { pokeRunner } from "./run";
  * the rest end cancelled.
  */
 export async function cancelDeployment(actor: Actor, id: number): Promise<void> {
-  authorize(actor, "deployments.cancel");
   await getDb().$transaction(async (tx) => {
     const d = await tx.deployment.findUnique({ where: { id }, select: { status: true, version: true, cancelRequestedAt: true, channel: { select: { name: true } } } });
     if (!d) throw new AppError("NOT_FOUND", `No deployment ${id}.`);
+    authorize(actor, "deployments.cancel", d.channel.name);
     if (d.status !== "queued" && d.status !== "running") throw new AppError("CONFLICT", `Deployment ${id} has already ended (${d.status}); there is nothing to cancel.`);
     if (d.cancelRequestedAt) throw new AppError("CONFLICT", `Deployment ${id} is already being cancelled.`);
     await tx.deployment.update({ where: { id }, data: { cancelRequestedAt: new Date(), cancelledBy: actor.name } });

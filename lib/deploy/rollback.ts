@@ -17,7 +17,7 @@ export async function rollbackChannel(
   channelName: string,
   req: { reason: string; version?: string; override?: boolean },
 ): Promise<StartedDeployment> {
-  authorize(actor, "channels.rollback");
+  authorize(actor, "channels.rollback", channelName);
   const version = req.version ?? (await rollbackTarget(channelName));
   const started = await startDeployment(config, actor, { kind: "rollback", channel: channelName, version, reason: req.reason, override: req.override });
   void launchDeployment(config, started.id);

@@ -32,11 +32,11 @@ export interface StartedDeployment {
  * deployment and its targets and writes the audit event. Runs nothing: the caller starts the runner.
  */
 export async function startDeployment(config: AppConfig, actor: Actor, req: StartRequest): Promise<StartedDeployment> {
-  authorize(actor, req.kind === "rollback" ? "channels.rollback" : "channels.promote");
+  authorize(actor, req.kind === "rollback" ? "channels.rollback" : "channels.promote", req.channel);
   const plan = await planDeployment(config, req.channel, req.version, { kind: req.kind, hosts: req.hosts });
   // Only an admin may go past a gate or a freeze.
   const overridden = req.override === true && plan.refusals.some((r) => OVERRIDABLE.has(r.code));
-  if (overridden) authorize(actor, "admin");
+  if (overridden) authorize(actor, "admin", req.channel);
   refuse(plan, req.override === true);
 
   const line = salLine(actor, req.kind, config.repository.package, req.version, req.channel, req.reason);

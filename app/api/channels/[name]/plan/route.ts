@@ -9,8 +9,8 @@ export const dynamic = "force-dynamic";
 
 /** What promoting (or rolling back to) a version would do; runs nothing on any host. */
 export const POST = route(async (request, { params }: { params: Promise<{ name: string }> }) => {
-  const { user } = await requireApiPermission(request, "channels.read");
   const { name } = await params;
+  const { user } = await requireApiPermission(request, "channels.read", { channel: name });
   const body = await readJson(request, planRequestSchema);
   // Fetching the .deb costs the server a download: done for people who could start the deployment, and cached a few minutes.
   const mayStart = can(user.role, body.kind === "rollback" ? "channels.rollback" : "channels.promote");

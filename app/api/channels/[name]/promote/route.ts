@@ -9,8 +9,8 @@ export const dynamic = "force-dynamic";
 
 /** Starts a promotion: 202 with the deployment, which then runs in the background. */
 export const POST = route(async (request, { params }: { params: Promise<{ name: string }> }) => {
-  const { actor } = await requireApiPermission(request, "channels.promote");
   const { name } = await params;
+  const { actor } = await requireApiPermission(request, "channels.promote", { channel: name });
   const body = await readJson(request, promoteRequestSchema);
   const started = await promoteBuild(requireConfig(), actor, name, body);
   const deployment = await getDeployment(started.id);

@@ -9,8 +9,8 @@ export const dynamic = "force-dynamic";
 
 /** Rolls the channel back to its previous good version (or `version`): 202 with the deployment. */
 export const POST = route(async (request, { params }: { params: Promise<{ name: string }> }) => {
-  const { actor } = await requireApiPermission(request, "channels.rollback");
   const { name } = await params;
+  const { actor } = await requireApiPermission(request, "channels.rollback", { channel: name });
   const body = await readJson(request, rollbackRequestSchema);
   const started = await rollbackChannel(requireConfig(), actor, name, body);
   const deployment = await getDeployment(started.id);
