@@ -6,12 +6,14 @@ import { Badge, Notice } from "../_components/ui";
 import { configProblemFor } from "@/lib/auth/config-details";
 import { requirePageUser } from "@/lib/auth/guard";
 import { getConfigState } from "@/lib/config";
+import { frozenChannels } from "@/lib/deploy/freeze";
 
 export const dynamic = "force-dynamic";
 
 export default async function AppLayout({ children }: { children: React.ReactNode }) {
   const user = await requirePageUser();
   const config = getConfigState();
+  const frozen = await frozenChannels();
   return (
     <div className="flex min-h-screen flex-col">
       <header className="sticky top-0 z-10 border-b border-slate-200 bg-white/90 backdrop-blur dark:border-slate-800 dark:bg-slate-900/90">
@@ -44,6 +46,19 @@ export default async function AppLayout({ children }: { children: React.ReactNod
         {config.status === "ok" && config.reloadError ? (
           <Notice tone="red" title="The configuration file changed and no longer validates; the last good configuration stays in use.">
             <pre className="whitespace-pre-wrap text-xs">{configProblemFor(user.role, config.reloadError)}</pre>
+          </Notice>
+        ) : null}
+        {frozen.size > 0 ? (
+          <Notice tone="amber" title={`Frozen: ${[...frozen.keys()].join(", ")}. Promotions and rollbacks there are refused (an admin may override).`}>
+            {[...frozen].map(([name, f]) => (
+              <p key={name} data-testid="freeze-banner">
+                <Link className="font-medium underline" href={`/channels/${name}`}>
+                  {name}
+                </Link>{" "}
+                by {f.by}: {f.reason}
+                {f.until ? ` (until ${f.until.replace("T", " ").replace(/:\d\d(\.\d+)?Z$/, " UTC")})` : ""}
+              </p>
+            ))}
           </Notice>
         ) : null}
         {children}

@@ -67,7 +67,8 @@ export function DeployButton({ kind, channel, version, disabledReason, canOverri
     }
   }
 
-  const gateOnly = plan !== null && plan.refusals.length > 0 && plan.refusals.every((r) => r.code === "gate");
+  // An admin may go past a gate or a freeze; nothing else.
+  const gateOnly = plan !== null && plan.refusals.length > 0 && plan.refusals.every((r) => r.code === "gate" || r.code === "frozen");
   const blocked = plan === null || (plan.refusals.length > 0 && !(gateOnly && canOverride && override));
   const verb = kind === "rollback" ? "Roll back" : "Promote";
   const title = kind === "rollback" ? `Roll back ${channel} to ${version}` : `Promote ${version} to ${channel}`;
@@ -95,6 +96,14 @@ export function DeployButton({ kind, channel, version, disabledReason, canOverri
             {plan?.fromVersion ? (
               <p className="mt-0.5 text-xs text-slate-500">
                 {channel} runs <span className="mono">{plan.fromVersion}</span> now
+                {plan.changesUrl ? (
+                  <>
+                    {" · "}
+                    <a className="text-indigo-600 hover:underline dark:text-indigo-400" href={plan.changesUrl} target="_blank" rel="noreferrer" data-testid="changes-link">
+                      changes since the version on this channel
+                    </a>
+                  </>
+                ) : null}
               </p>
             ) : null}
           </header>
@@ -105,7 +114,7 @@ export function DeployButton({ kind, channel, version, disabledReason, canOverri
             {plan && gateOnly && canOverride ? (
               <label className="flex items-start gap-2 rounded-md border border-amber-300 bg-amber-50 p-2 text-amber-900 dark:border-amber-500/40 dark:bg-amber-500/10 dark:text-amber-200">
                 <input type="checkbox" checked={override} onChange={(e) => setOverride(e.target.checked)} className="mt-0.5" data-testid="override" />
-                <span>Override the gate as an admin (recorded as an override, with your reason).</span>
+                <span>Override {plan.refusals.some((r) => r.code === "frozen") ? "the freeze" : "the gate"} as an admin (recorded as an override, with your reason).</span>
               </label>
             ) : null}
             <label className="block">

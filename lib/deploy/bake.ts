@@ -5,6 +5,7 @@ import { getDb, type Tx } from "../db";
 import { createFleetTransport, SshError, type FleetTransport } from "../fleet/ssh";
 import { renderCommand } from "../shell";
 import { rollbackChannel } from "./rollback";
+import type { BakeHostResultView, ChannelPolicyView } from "./policy-types";
 import { withRemoteTimeout } from "./remote";
 
 // A build bakes on a channel after a successful promotion: it must run there `bake.minutes` with
@@ -12,24 +13,8 @@ import { withRemoteTimeout } from "./remote";
 // take it. A failed check ends the bake, marks the build failed there and, with
 // `onBakeFailure: rollback`, rolls the channel back by itself.
 
-export interface BakeHostResult {
-  host: string;
-  ok: boolean;
-  exitCode: number | null;
-  error: string | null;
-}
-
-export interface BakeView {
-  version: string;
-  deploymentId: number;
-  status: "baking" | "passed" | "failed" | "superseded";
-  startedAt: string;
-  endsAt: string;
-  checks: number;
-  lastCheckAt: string | null;
-  lastResults: BakeHostResult[];
-  error: string | null;
-}
+type BakeHostResult = BakeHostResultView;
+type BakeView = NonNullable<ChannelPolicyView["bake"]>;
 
 const CHECK_TIMEOUT_S = 120;
 

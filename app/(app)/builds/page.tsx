@@ -33,7 +33,7 @@ export default async function BuildsPage() {
     );
   }
   const channels = await channelsView();
-  const [repo, builds, availability] = await Promise.all([repositoryView(config), buildsView(config, channels), readAvailability(channels)]);
+  const [repo, builds, availability] = await Promise.all([repositoryView(config), buildsView(config, channels), readAvailability(config, channels)]);
   const promote = Object.fromEntries(builds.map((b) => [b.version, channels.map((c) => ({ channel: c.name, reason: promoteBlockedReason(user.role, c, b, availability) }))]));
   return (
     <>

@@ -5,10 +5,14 @@ import { requirePageUser } from "@/lib/auth/guard";
 import { getConfigState } from "@/lib/config";
 import { promoteBlockedReason, readAvailability, rollbackBlockedReason } from "@/lib/deploy/availability";
 import { listDeployments } from "@/lib/deploy/queries";
-import { buildsView, channelsView, hostsView, newestNotOn } from "@/lib/present";
+import { deniedReason } from "@/lib/auth/permissions";
+import { channelPolicies } from "@/lib/deploy/policy-view";
+import { buildsView, channelsView, hostsView } from "@/lib/present";
+import { BakeState, PolicyBadges } from "../../../_components/channel-policy";
 import { DeployButton } from "../../../_components/deploy-dialog";
 import { NotConfigured } from "../../../_components/not-configured";
-import { Badge, EmptyState, PageHeader, Time } from "../../../_components/ui";
+import { Badge, EmptyState, formatUtc, PageHeader, Time } from "../../../_components/ui";
+import { ChannelAdmin } from "./channel-admin";
 import { DEPLOYMENT_TONE } from "../../deployments/status";
 
 export const dynamic = "force-dynamic";
@@ -33,14 +37,17 @@ export default async function ChannelPage({ params }: { params: Promise<{ name: 
   const channels = await channelsView();
   const channel = channels.find((c) => c.name === name);
   if (!channel) notFound();
-  const [builds, hosts, history, availability] = await Promise.all([
+  const [builds, hosts, history, availability, policies] = await Promise.all([
     buildsView(config, channels),
     hostsView(),
     listDeployments({ limit: 20, channel: name }),
-    readAvailability(channels),
+    readAvailability(config, channels),
+    channelPolicies(config, channels),
   ]);
+  const policy = policies.get(name)!;
   const members = hosts.filter((h) => channel.hosts.includes(h.name));
-  const next = newestNotOn(builds, channel);
+  // The newest build this channel may take now (proven where it must be, never failed here).
+  const next = policy.nextEligible ? builds.find((b) => b.version === policy.nextEligible) ?? null : null;
   const busy = availability.busy.get(name);
   const now = new Date();
   const rollbackReason = rollbackBlockedReason(user.role, channel, builds, availability);
@@ -68,9 +75,9 @@ export default async function ChannelPage({ params }: { params: Promise<{ name: 
           <p className="mt-1 text-xs text-slate-500">{channel.currentSource === "observed" ? "as observed on most of its hosts; no deployment recorded yet" : channel.currentSource === "deployment" ? "from its last successful deployment" : ""}</p>
           <div className="mt-3 flex flex-wrap items-center gap-2">
             {next ? (
-              <DeployButton kind="promote" channel={channel.name} version={next.version} disabledReason={promoteBlockedReason(user.role, channel, next, availability)} canOverride={user.role === "admin"} label="Promote newest build" />
+              <DeployButton kind="promote" channel={channel.name} version={next.version} disabledReason={promoteBlockedReason(user.role, channel, next, availability)} canOverride={user.role === "admin"} label="Promote the next eligible build" />
             ) : (
-              <span className="text-sm text-slate-500">Up to date with the newest build.</span>
+              <span className="text-sm text-slate-500">No newer build may come here now.</span>
             )}
           </div>
           {next ? <p className="mono mt-1 break-all text-xs text-slate-500">{next.version}</p> : null}
@@ -92,6 +99,32 @@ export default async function ChannelPage({ params }: { params: Promise<{ name: 
             {channel.unverified > 0 ? <Badge tone="red">{channel.unverified} not verified</Badge> : null}
           </div>
         </div>
+      </section>
+
+      <section className="card mb-5 grid grid-cols-1 gap-4 p-4 md:grid-cols-2" aria-label="Policies">
+        <div className="space-y-2">
+          <p className="text-xs uppercase tracking-wide text-slate-500">Policies</p>
+          <PolicyBadges policy={policy} />
+          {policy.follow ? (
+            <p className="text-sm text-slate-600 dark:text-slate-300">
+              {policy.followPaused ? `Following new builds is paused (by ${policy.followPaused.by}).` : "Every new build the repository publishes is promoted here by itself."}
+            </p>
+          ) : null}
+          {policy.freeze ? (
+            <p className="text-sm text-rose-700 dark:text-rose-400" data-testid="channel-freeze">
+              Frozen by {policy.freeze.by} since {formatUtc(policy.freeze.since, { minutes: true })}
+              {policy.freeze.until ? ` until ${formatUtc(policy.freeze.until, { minutes: true })}` : ""}: {policy.freeze.reason}
+            </p>
+          ) : null}
+          {policy.bakeMinutes !== null ? (
+            <p className="text-sm text-slate-600 dark:text-slate-300">
+              A promoted build bakes {policy.bakeMinutes} min with health checks on every host before channels after this one may take it
+              {policy.onBakeFailure === "rollback" ? "; a failed check rolls this channel back." : "."}
+            </p>
+          ) : null}
+          <BakeState policy={policy} detailed />
+        </div>
+        <ChannelAdmin channel={channel.name} policy={policy} deniedReason={deniedReason(user.role, "admin")} />
       </section>
 
       <h2 className="mb-2 text-base font-semibold">Hosts</h2>

@@ -25,7 +25,19 @@ function durationOf(start: string | null, end: string | null, now: number): numb
  * One deployment as it happens: the state streams from the server (read from the database there),
  * so a reload, a reconnect or a late viewer sees all of it.
  */
-export function DeploymentLive({ initial, cancelDenied, retryDenied, retriedAs }: { initial: DeploymentJson; cancelDenied: string | null; retryDenied: string | null; retriedAs: number | null }) {
+export function DeploymentLive({
+  initial,
+  cancelDenied,
+  retryDenied,
+  retriedAs,
+  changesUrl,
+}: {
+  initial: DeploymentJson;
+  cancelDenied: string | null;
+  retryDenied: string | null;
+  retriedAs: number | null;
+  changesUrl: string | null;
+}) {
   const router = useRouter();
   const [d, setD] = useState(initial);
   const [live, setLive] = useState<"connecting" | "live" | "reconnecting" | "polling" | "stopped" | "ended">(ENDED.has(initial.status) ? "ended" : "connecting");
@@ -112,7 +124,7 @@ export function DeploymentLive({ initial, cancelDenied, retryDenied, retriedAs }
             <span data-testid="deployment-status">{d.status}</span>
           </Badge>
           {d.cancelRequested && !ENDED.has(d.status) ? <Badge tone="amber">cancelling: running hosts finish</Badge> : null}
-          {d.override ? <Badge tone="amber" title="An admin started it past the channel's gate">gate overridden</Badge> : null}
+          {d.override ? <Badge tone="amber" title="An admin started it past the channel's gate or freeze">overridden by an admin</Badge> : null}
           <span className="text-sm text-slate-600 dark:text-slate-300" data-testid="progress-text">
             {done}/{c.total} hosts done · {c.succeeded} succeeded{c.failed ? ` · ${c.failed} failed` : ""}
             {c.skipped ? ` · ${c.skipped} skipped` : ""}
@@ -140,6 +152,14 @@ export function DeploymentLive({ initial, cancelDenied, retryDenied, retriedAs }
               <Link className="text-indigo-600 hover:underline dark:text-indigo-400" href={`/channels/${d.channel}`}>
                 {d.channel}
               </Link>
+              {changesUrl ? (
+                <>
+                  {" · "}
+                  <a className="text-indigo-600 hover:underline dark:text-indigo-400" href={changesUrl} target="_blank" rel="noreferrer" data-testid="changes-link">
+                    changes since the version on this channel
+                  </a>
+                </>
+              ) : null}
             </dd>
           </div>
           <div>

@@ -3,6 +3,8 @@ import Link from "next/link";
 import { notFound } from "next/navigation";
 import { requirePageUser } from "@/lib/auth/guard";
 import { deniedReason } from "@/lib/auth/permissions";
+import { compareLink } from "@/lib/apt/compare";
+import { getConfig } from "@/lib/config";
 import { deploymentJson, getDeployment, latestRetryOf } from "@/lib/deploy/queries";
 import { PageHeader } from "../../../_components/ui";
 import { DeploymentLive } from "./deployment-live";
@@ -40,6 +42,7 @@ export default async function DeploymentPage({ params }: { params: Promise<{ id:
           (d.override && user.role !== "admin" ? "An admin started this past the channel's gate; only an admin may retry it." : null)
         }
         retriedAs={await latestRetryOf(d.id)}
+        changesUrl={compareLink(getConfig()?.repository.compareUrl, d.fromVersion, d.version)}
       />
     </>
   );
