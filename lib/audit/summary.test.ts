@@ -42,9 +42,26 @@ const CASES: { [A in AuditAction]?: [string, string | null, AuditPayload<A>, str
     { deploymentId: 8, channel: "beta", version: "4.81.0-1", running: ["mw11", "mw12"] },
     "system found #8 (4.81.0-1 to beta) interrupted: its runner stopped while 2 hosts were installing (mw11 and mw12)",
   ],
+  "channel.freeze": ["alice", "beta", { channel: "beta", reason: "all-hands week", until: "2026-12-08T09:00:00.000Z" }, "alice froze beta until 2026-12-08 09:00 UTC — “all-hands week”"],
+  "channel.unfreeze": ["bob", "beta", { channel: "beta", frozenBy: "alice", reason: "all-hands week" }, "bob unfroze beta (frozen by alice: “all-hands week”)"],
+  "channel.follow": ["alice", "canary", { channel: "canary", paused: true }, "alice paused following the newest build on canary"],
+  "bake.passed": ["system", "canary", { channel: "canary", version: "4.81.0-1", deploymentId: 7, checks: 6, minutes: 30 }, "system: the bake of 4.81.0-1 on canary (#7) passed, 6 checks over 30 min"],
+  "bake.failed": [
+    "system",
+    "canary",
+    { channel: "canary", version: "4.81.0-1", deploymentId: 7, error: "health check failed", hosts: [{ host: "deploy03", ok: false, exitCode: 1, error: "exit 1" }], rollback: true },
+    "system: the bake of 4.81.0-1 on canary (#7) failed: health check failed; failing: deploy03; rolling back",
+  ],
   "user.add": ["cli:root", "bob", { role: "deployer" }, "cli:root saved user bob as deployer"],
   "user.disable": ["cli:root", "bob", {}, "cli:root disabled user bob"],
   "user.signin": ["alice", "alice", {}, "alice signed in"],
+  "user.role": ["cli:root", "bob", { from: "viewer", to: "deployer" }, "cli:root changed the role of bob from viewer to deployer"],
+  "auth.refused": [
+    "v1",
+    null,
+    { method: "POST", route: "/api/channels/:name/promote", status: 403, code: "FORBIDDEN", reason: "token-channel", message: "not for beta", permission: "channels.promote", channel: "beta", count: 1 },
+    "v1 was refused channels.promote on beta",
+  ],
   "user.signin-failed": ["anonymous", null, { reason: "password", attemptedName: "bob", failures: 5, paused: true }, "anonymous failed to sign in as “bob”: wrong name or password (5 failures in this window); further attempts are paused"],
   "token.create": ["cli:root", "ci", { tokenName: "deploy bot", prefix: "sc_ab12" }, "cli:root created API token “deploy bot” (sc_ab12…) for ci"],
   "token.revoke": ["admin", "ci", { tokenName: "deploy bot", prefix: "sc_ab12" }, "admin revoked API token “deploy bot” (sc_ab12…) of ci"],
@@ -80,6 +97,12 @@ describe("audit summaries", () => {
     expect(t("builds.refresh", { ok: true, joined: true, added: ["4.82.0-1"] })).toBe("alice joined a repository read already running, which saw 1 new build (4.82.0-1)");
     expect(t("user.signin", { method: "oidc", role: "deployer", previousRole: "viewer" })).toBe("alice signed in through the identity provider as deployer (was viewer)");
     expect(t("user.signin-failed", { reason: "no-role", attemptedName: "carol", failures: 1 }, "anonymous")).toBe("anonymous failed to sign in as “carol”: in no group that maps to a role");
+    expect(t("token.create", { tokenName: "ci", prefix: "sc_1", channels: ["canary"], permissions: ["channels.promote"], expiresAt: "2027-01-01T00:00:00.000Z" }, "root")).toBe(
+      "root created API token “ci” (sc_1…) for ?, limited to channels canary; permissions channels.promote; until 2027-01-01",
+    );
+    expect(t("auth.refused", { method: "POST", route: "/api/builds/refresh", status: 401, code: "UNAUTHORIZED", reason: "token-revoked", message: "m", token: { prefix: "sc_9", state: "revoked" }, count: 10, capped: true }, "anonymous")).toBe(
+      "anonymous was refused POST /api/builds/refresh: token-revoked (token sc_9… revoked) (10th time in this window); further refusals are only counted",
+    );
     expect(t("hosts.refresh", { hosts: 1, ok: 1, notInstalled: 0, unreachable: 0, unknown: 0, changed: [], durationMs: 1, busy: [{ host: "h1", holder: "deployment 3" }] })).toBe(
       "alice probed 1 host: 1 ok; skipped 1 host a deployment held (h1)",
     );

@@ -121,8 +121,35 @@ const SUMMARIES: { [A in AuditAction]?: Summariser<A> } = {
     ") interrupted: its runner stopped",
     ...(p.running.length ? [` while ${plural(p.running.length, "host was", "hosts were")} installing (`, ...list(p.running, host), ")"] : []),
   ],
+  "channel.freeze": (p, e) => [`${e.actor} froze `, channel(p.channel), p.until ? ` until ${p.until.replace("T", " ").slice(0, 16)} UTC` : "", ` — ${quote(p.reason)}`],
+  "channel.unfreeze": (p, e) => [`${e.actor} unfroze `, channel(p.channel), p.frozenBy ? ` (frozen by ${p.frozenBy}${p.reason ? `: ${quote(p.reason)}` : ""})` : ""],
+  "channel.follow": (p, e) => [`${e.actor} ${p.paused ? "paused" : "resumed"} following the newest build on `, channel(p.channel)],
+  "bake.passed": (p, e) => [
+    `${e.actor}: the bake of `,
+    build(p.version),
+    " on ",
+    channel(p.channel),
+    " (",
+    deployment(p.deploymentId),
+    `) passed, ${plural(p.checks, "check")} over ${p.minutes} min`,
+  ],
+  "bake.failed": (p, e) => {
+    const failed = p.hosts.filter((h) => !h.ok).map((h) => h.host);
+    return [
+      `${e.actor}: the bake of `,
+      build(p.version),
+      " on ",
+      channel(p.channel),
+      " (",
+      deployment(p.deploymentId),
+      `) failed: ${p.error}`,
+      ...(failed.length ? ["; failing: ", ...list(failed, host)] : []),
+      p.rollback ? "; rolling back" : "",
+    ];
+  },
   "user.add": (p, e) => [`${e.actor} saved user ${e.target ?? "?"} as ${p.role}`],
   "user.disable": (_p, e) => [`${e.actor} disabled user ${e.target ?? "?"}`],
+  "user.role": (p, e) => [`${e.actor} changed the role of ${e.target ?? "?"} from ${p.from} to ${p.to}`],
   "user.signin": (p, e) => [
     `${e.actor} signed in`,
     p.method === "oidc" ? " through the identity provider" : "",
@@ -134,8 +161,23 @@ const SUMMARIES: { [A in AuditAction]?: Summariser<A> } = {
     p.failures > 1 ? ` (${plural(p.failures, "failure")} in this window)` : "",
     p.paused ? "; further attempts are paused" : "",
   ],
-  "token.create": (p, e) => [`${e.actor} created API token ${quote(p.tokenName)} (${p.prefix}…) for ${e.target ?? "?"}`],
+  "token.create": (p, e) => {
+    const limits = [
+      p.channels ? `channels ${p.channels.join(", ")}` : "",
+      p.permissions ? `permissions ${p.permissions.join(", ")}` : "",
+      p.expiresAt ? `until ${p.expiresAt.slice(0, 10)}` : "",
+    ].filter(Boolean);
+    return [`${e.actor} created API token ${quote(p.tokenName)} (${p.prefix}…) for ${e.target ?? "?"}`, limits.length ? `, limited to ${limits.join("; ")}` : ""];
+  },
   "token.revoke": (p, e) => [`${e.actor} revoked API token ${quote(p.tokenName)} (${p.prefix}…) of ${e.target ?? "?"}`],
+  "auth.refused": (p, e) => [
+    `${e.actor} was refused `,
+    p.permission ?? `${p.method} ${p.route}`,
+    ...(p.channel ? [" on ", channel(p.channel)] : []),
+    p.permission && REFUSALS_WITHOUT_DETAIL.has(p.reason) ? "" : `: ${p.reason}${p.token?.state ? ` (token ${p.token.prefix}… ${p.token.state})` : ""}`,
+    p.count > 1 ? ` (${ordinal(p.count)} time in this window)` : "",
+    p.capped ? "; further refusals are only counted" : "",
+  ],
 };
 
 const SIGNIN_FAILURES: Record<string, string> = {
@@ -145,6 +187,14 @@ const SIGNIN_FAILURES: Record<string, string> = {
   disabled: "the user is disabled",
   "name-taken": "the name belongs to another account",
 };
+
+// Refusals whose permission (and channel) already say why.
+const REFUSALS_WITHOUT_DETAIL = new Set(["role", "token-permission", "token-channel", "token-no-channel", "token-admin"]);
+
+function ordinal(n: number): string {
+  const s = n % 100 >= 11 && n % 100 <= 13 ? "th" : ({ 1: "st", 2: "nd", 3: "rd" } as Record<number, string>)[n % 10] ?? "th";
+  return `${n}${s}`;
+}
 
 /** The actions with a summariser of their own (the others get a general sentence). */
 export function summarisedActions(): string[] {
