@@ -8,6 +8,7 @@ import { json, route } from "../http";
 import { authorize } from "./authorize";
 import { requireApiPermission } from "./guard";
 import { createApiToken, listApiTokens, parseExpiry, resolveToken, revokeApiToken, userForToken } from "./tokens";
+import { disableOtherUser, listUsers, setUserRole } from "./user-admin";
 import { addUser, authenticate, disableUser } from "./users";
 
 const cli: Actor = { id: null, name: "cli:test", source: "cli", role: "admin" };
@@ -191,5 +192,34 @@ describe("the guard and route(): scopes enforced, refusals audited in one place"
     const refused = await getDb().auditEvent.findFirstOrThrow({ where: { action: "auth.refused" }, orderBy: { id: "desc" } });
     expect(refused).toMatchObject({ actorName: "cici" });
     expect(JSON.parse(refused.payload)).toMatchObject({ status: 401, reason: "token-revoked", token: { prefix, state: "revoked" } });
+  });
+});
+
+describe("user administration for the admin pages", () => {
+  const admin = async () => {
+    const u = await getDb().user.findUniqueOrThrow({ where: { name: "adam" } });
+    return { id: u.id, name: u.name, source: "ui", role: "admin" } satisfies Actor;
+  };
+
+  it("lists users with role, creation, last sign-in and working tokens", async () => {
+    const users = await listUsers();
+    const cici = users.find((u) => u.name === "cici")!;
+    expect(cici).toMatchObject({ role: "deployer", disabledAt: null, lastSignInAt: null });
+    expect(cici.activeTokens).toBeGreaterThan(0);
+  });
+
+  it("changes another user's role, audited, and refuses one's own account and non-admins", async () => {
+    const me = await admin();
+    await setUserRole("cici", "viewer", me);
+    expect((await getDb().user.findUniqueOrThrow({ where: { name: "cici" } })).role).toBe("viewer");
+    const event = await getDb().auditEvent.findFirstOrThrow({ where: { action: "user.role" }, orderBy: { id: "desc" } });
+    expect(event).toMatchObject({ actorName: "adam", target: "cici", payload: '{"from":"deployer","to":"viewer"}' });
+    await expect(setUserRole("adam", "viewer", me)).rejects.toMatchObject({ code: "CONFLICT" });
+    await expect(disableOtherUser("adam", me)).rejects.toMatchObject({ code: "CONFLICT" });
+    await expect(setUserRole("cici", "admin", { id: 5, name: "dora", source: "ui", role: "deployer" })).rejects.toMatchObject({ code: "FORBIDDEN" });
+    await expect(setUserRole("nobody", "viewer", me)).rejects.toMatchObject({ code: "NOT_FOUND" });
+    await disableOtherUser("cici", me);
+    await expect(disableOtherUser("cici", me)).rejects.toThrow(/already disabled/);
+    expect((await getDb().user.findUniqueOrThrow({ where: { name: "adam" } })).role).toBe("admin");
   });
 });
