@@ -177,7 +177,10 @@ export function startAuditVerifyTimer() {
   return startTimer("audit.verify", {
     config: () => true,
     intervalMs: () => interval,
-    run: () => runAuditVerification("system"),
+    run: async () => {
+      const v = await runAuditVerification("system");
+      if (!v.ok) console.error(`audit chain broken: ${v.problem}`);
+    },
     initialDelayMs: 2_000,
   });
 }
