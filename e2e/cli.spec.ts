@@ -19,6 +19,9 @@ const URL = `http://127.0.0.1:${PORT}`;
 const CLI_DB = path.join(E2E_DIR, "cli.db");
 const tokens = () => JSON.parse(readFileSync(TOKENS_FILE, "utf8")) as Record<"admin" | "deployer" | "viewer", string>;
 
+const MAIN = `http://127.0.0.1:${E2E_PORT}`;
+let mainDeploymentsBefore = 0;
+let mainRefreshed = false;
 let serverPid: number | null = null;
 let tokenDir = "";
 let sb: Sandbox;
@@ -54,16 +57,19 @@ function cli(args: string[], env: Record<string, string> = {}): Promise<CliRun> 
   });
 }
 
-function tokenFile(who: "deployer" | "viewer"): string {
+/** The deployer's token, limited to promoting on canary as the README's CI example makes it. */
+let ciToken = "";
+
+function tokenFile(who: "deployer" | "viewer" | "ci"): string {
   const file = path.join(tokenDir, who);
-  writeFileSync(file, `${tokens()[who]}\n`, { mode: 0o600 });
+  writeFileSync(file, `${who === "ci" ? ciToken : tokens()[who]}\n`, { mode: 0o600 });
   return file;
 }
 
-const remote = (who: "deployer" | "viewer") => ["--url", URL, "--token-file", tokenFile(who)];
+const remote = (who: "deployer" | "viewer" | "ci") => ["--url", URL, "--token-file", tokenFile(who)];
 
 function expectNoToken(r: CliRun) {
-  for (const t of Object.values(tokens())) expect(r.stdout + r.stderr).not.toContain(t);
+  for (const t of [...Object.values(tokens()), ciToken]) expect(r.stdout + r.stderr).not.toContain(t);
 }
 
 async function api(base: string, method: string, pathname: string, who: "deployer" | "viewer" = "deployer") {
@@ -81,12 +87,20 @@ test.beforeAll(async () => {
   before = initial.get(canary)!;
   expect(before).not.toBe(newest);
   tokenDir = mkdtempSync(path.join(os.tmpdir(), "scap-cli-tokens-"));
+  mainDeploymentsBefore = (await api(MAIN, "GET", "/api/deployments?limit=100", "viewer")).deployments.length;
 
   // An online copy of the e2e database: the users and tokens of the set-up, nothing shared after.
   rmSync(CLI_DB, { force: true });
   const source = new Database(DATABASE_URL.replace(/^file:/, ""), { readonly: true, fileMustExist: true });
   await source.backup(CLI_DB);
   source.close();
+  const made = spawnSync(
+    "npx",
+    ["tsx", "--conditions=react-server", "scripts/cli.ts", "token", "create", USERS.deployer.name, "--label", "ci", "--channels", "canary", "--permissions", "builds.refresh,channels.promote,deployments.read"],
+    { env: { ...process.env, DATABASE_URL: `file:${CLI_DB}`, SCAP_CHANNELS_CONFIG: path.join(SANDBOX_DIR, "config.yaml") }, encoding: "utf8" },
+  );
+  expect(made.status, made.stderr).toBe(0);
+  ciToken = made.stdout.trim();
   const log = openSync(path.join(E2E_DIR, "cli-server.log"), "a");
   const server = spawn("node_modules/.bin/next", ["start", "-H", "127.0.0.1", "-p", String(PORT)], {
     env: {
@@ -128,19 +142,24 @@ test.afterAll(async () => {
       }
       await new Promise((r) => setTimeout(r, 100));
     }
+    try {
+      process.kill(-serverPid, "SIGKILL");
+    } catch {
+      // Gone.
+    }
   }
   rmSync(CLI_DB, { force: true });
   rmSync(`${CLI_DB}-wal`, { force: true });
   rmSync(`${CLI_DB}-shm`, { force: true });
   if (tokenDir) rmSync(tokenDir, { recursive: true, force: true });
-  // The main e2e server last saw the hosts before this spec; let it look again.
-  if (sb) await api(`http://127.0.0.1:${E2E_PORT}`, "POST", "/api/hosts/refresh");
+  // The main e2e server last saw the hosts before this spec; let it look again (the last test does, unless it failed first).
+  if (sb && !mainRefreshed) await api(MAIN, "POST", "/api/hosts/refresh");
 });
 
-test("promote --wait to canary prints each host as it goes and exits 0 once the host runs the build", async () => {
+test("promote --wait to canary with a canary-only token prints each host as it goes and exits 0 once the host runs the build", async () => {
   test.setTimeout(90_000);
   const reason = "e2e cli: new build to canary";
-  const r = await cli(["promote", "canary", newest, "--reason", reason, "--wait", ...remote("deployer")]);
+  const r = await cli(["promote", "canary", newest, "--reason", reason, "--wait", ...remote("ci")]);
   expectNoToken(r);
   expect(r.code, r.stdout + r.stderr).toBe(0);
   const lines = r.stdout.trimEnd().split("\n");
@@ -175,6 +194,10 @@ test("refusals exit 2 with the server's message and start nothing; no server exi
   expect(viewer.code).toBe(2);
   expect(viewer.stderr).toMatch(/^refused \(403 FORBIDDEN\): .*channels\.rollback/);
   expectNoToken(viewer);
+  const beta = await cli(["promote", "beta", newest, "--reason", "e2e cli: past canary", "--wait", ...remote("ci")]);
+  expect(beta.code).toBe(2);
+  expect(beta.stderr).toMatch(/^refused \(403 FORBIDDEN\): This API token .* is limited to the channel canary; beta is not one of them\./);
+  expectNoToken(beta);
   // The token from the environment; an unknown flag is refused before any request.
   const flag = await cli(["promote", "canary", newest, "--reason", "x", "--force", "--url", URL], { SCAP_CHANNELS_TOKEN: tokens().deployer });
   expect(flag.code).toBe(2);
@@ -230,4 +253,12 @@ test("the CLI reads no database and no config: a missing URL or token is a usage
   });
   expect(r.status).toBe(2);
   expect(r.stderr).toMatch(/^no server given: pass --url URL or set SCAP_CHANNELS_URL/);
+});
+
+test("the main e2e server saw none of it: no deployment there, and its next look finds every host on its old version", async () => {
+  expect((await api(MAIN, "GET", "/api/deployments?limit=100", "viewer")).deployments).toHaveLength(mainDeploymentsBefore);
+  const { hosts } = (await api(MAIN, "POST", "/api/hosts/refresh")) as { hosts: { name: string; status: string; version: string | null }[] };
+  mainRefreshed = true;
+  expect(hosts).toHaveLength(sb.hosts.length);
+  for (const h of hosts) expect({ name: h.name, status: h.status, version: h.version }).toEqual({ name: h.name, status: "ok", version: initial.get(h.name) });
 });
