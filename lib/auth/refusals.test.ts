@@ -98,6 +98,11 @@ describe("countRefusal: counted always, audited bounded", () => {
     expect(used._sum.events).toBe(CALLER_LIMIT);
   });
 
+  it("counts refusals of one new key that arrive together", async () => {
+    await Promise.all(Array.from({ length: 5 }, () => countRefusal(anon("192.0.2.99"), refusalOf(unauthorized)!)));
+    expect(await getDb().refusedAttempt.findFirstOrThrow({ where: { address: "192.0.2.99" } })).toMatchObject({ count: 5, events: 1 });
+  });
+
   it("starts a new window after WINDOW_MS, reporting the previous window's count", async () => {
     const t0 = new Date("2026-12-01T10:00:00Z");
     for (let i = 0; i < 4; i++) await countRefusal(anon("192.0.2.1"), refusalOf(unauthorized)!, new Date(t0.getTime() + i * 1000));

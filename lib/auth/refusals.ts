@@ -127,6 +127,29 @@ export async function countRefusal(req: RefusedRequest, refusal: Refusal, now = 
     target: anonymous ? "" : target,
   };
   const since = new Date(now.getTime() - WINDOW_MS);
+  try {
+    return await countInTransaction({ req, refusal, key, route, target, anonymous, since, now });
+  } catch (e) {
+    // Two first refusals of one key at once: the loser's row now exists; count it there.
+    if ((e as { code?: unknown })?.code === "P2002" || /UNIQUE constraint failed/i.test(String((e as Error)?.message))) {
+      return countInTransaction({ req, refusal, key, route, target, anonymous, since, now });
+    }
+    throw e;
+  }
+}
+
+interface Counting {
+  req: RefusedRequest;
+  refusal: Refusal;
+  key: { who: string; address: string; route: string; reason: string; target: string };
+  route: string;
+  target: string;
+  anonymous: boolean;
+  since: Date;
+  now: Date;
+}
+
+async function countInTransaction({ req, refusal, key, route, target, anonymous, since, now }: Counting): Promise<boolean> {
   return getDb().$transaction(async (tx) => {
     await tx.refusedAttempt.deleteMany({ where: { lastAt: { lt: new Date(now.getTime() - STALE_MS) } } });
     const row = await tx.refusedAttempt.findUnique({ where: { who_address_route_reason_target: key } });

@@ -159,9 +159,9 @@ export interface TokenInfo {
   revokedAt: Date | null;
 }
 
-export async function listApiTokens(userName?: string): Promise<TokenInfo[]> {
+export async function listApiTokens(userName?: string, id?: number): Promise<TokenInfo[]> {
   const rows = await getDb().apiToken.findMany({
-    where: userName ? { user: { name: userName } } : {},
+    where: { ...(userName ? { user: { name: userName } } : {}), ...(id !== undefined ? { id } : {}) },
     include: { user: { select: { name: true } } },
     orderBy: { id: "asc" },
   });
@@ -203,5 +203,5 @@ export async function revokeApiTokenById(id: number, actor: Actor): Promise<Toke
     await tx.apiToken.update({ where: { id }, data: { revokedAt: new Date() } });
     await recordAudit(tx, actor, "token.revoke", row.user.name, { tokenName: row.name, prefix: row.prefix });
   });
-  return (await listApiTokens()).find((t) => t.id === id)!;
+  return (await listApiTokens(undefined, id))[0]!;
 }

@@ -30,6 +30,6 @@ export const POST = route(async (request) => {
   const body = await readJson(request, createSchema);
   const expiresAt = body.expires ? parseExpiry(body.expires) : null;
   const created = await createApiToken(body.user, body.name, actor, { channels: body.channels ?? null, permissions: body.permissions ?? null, expiresAt });
-  const info = (await listApiTokens(body.user)).find((t) => t.id === created.id)!;
-  return json({ token: created.token, info: tokenJson(info) }, 201);
+  const [info] = await listApiTokens(body.user, created.id);
+  return json({ token: created.token, info: tokenJson(info!) }, 201);
 });
