@@ -128,6 +128,19 @@ test("a person in no mapped group is refused with a page that says why, audited 
   await context.close();
 });
 
+test("a sign-in cancelled at the provider comes back to the sign-in page saying so, with no session", async ({ browser }) => {
+  idp.setGroups("ines", [GROUP.deployers]);
+  const { context, page } = await newPage(browser);
+  await page.goto(`${app.url}/signin`, { waitUntil: "networkidle" });
+  await page.getByRole("button", { name: `Sign in with ${PROVIDER_NAME}` }).click();
+  await page.getByRole("button", { name: "Cancel" }).click();
+  await expect(page).toHaveURL(/\/signin\?.*error=(OAuth)?Callback/);
+  await expect(page.getByRole("alert").filter({ hasText: "The sign-in did not complete: it was cancelled at the identity provider" })).toBeVisible();
+  await expect(page.getByRole("button", { name: `Sign in with ${PROVIDER_NAME}` })).toBeVisible();
+  expect(await apiStatus(context)).toBe(401);
+  await context.close();
+});
+
 test("a group changed at the provider takes effect at the next sign-in; sign-out ends the session", async ({ browser }) => {
   idp.setGroups("felix", [GROUP.admins, GROUP.staff]);
   const { context, page } = await newPage(browser);

@@ -8,11 +8,13 @@ import { SignInForm } from "./sign-in-form";
 export const metadata: Metadata = { title: "Sign in" };
 export const dynamic = "force-dynamic";
 
+const NOT_COMPLETED = "The sign-in did not complete: it was cancelled at the identity provider, or something failed on the way back. Try again; the server log has the details.";
+
 // next-auth's error codes (?error=) that can reach this page, in words.
 const ERRORS: Record<string, string> = {
   OAuthSignin: "The sign-in could not start: the identity provider did not answer as expected. Try again; the server log has the details.",
-  OAuthCallback: "The identity provider's answer could not be verified. Try again; the server log has the details.",
-  Callback: "The sign-in could not be completed. Try again; the server log has the details.",
+  OAuthCallback: NOT_COMPLETED,
+  Callback: NOT_COMPLETED,
   AccessDenied: "The sign-in was refused.",
   Configuration: "Sign-in is not configured correctly; an admin can see the server log.",
   CredentialsSignin: "Wrong user name or password.",
