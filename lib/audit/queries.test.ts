@@ -89,5 +89,39 @@ describe("audit keyset paging", () => {
     let json = "";
     for await (const chunk of exportAuditEvents("json", f({ q: "train" }))) json += chunk;
     expect((JSON.parse(json) as { payload: { reason: string } }[]).map((e) => e.payload.reason)).toEqual(["first train", "beta train"]);
+    json = "";
+    for await (const chunk of exportAuditEvents("json", f({ channel: "canary", from: "2026-11-02", to: "2026-11-04" }))) json += chunk;
+    expect((JSON.parse(json) as { action: string }[]).map((e) => e.action)).toEqual(["deployment.start", "deployment.cancel"]);
+    json = "";
+    for await (const chunk of exportAuditEvents("json", f({ to: "2026-11-04T12:00:00.000Z" }))) json += chunk;
+    expect(JSON.parse(json)).toHaveLength(5);
+  });
+});
+
+describe("audit export", () => {
+  it("streams more than a page of events of one instant, each once, oldest first, and takes % and _ in the text literally", async () => {
+    useTestDatabase();
+    const db = getDb();
+    vi.useFakeTimers({ toFake: ["Date"] });
+    vi.setSystemTime(day(9));
+    try {
+      for (let i = 0; i < 2100; i++) await db.$transaction((tx) => recordAudit(tx, alice, "user.add", i === 7 ? "50%_off" : i === 8 ? "50xxoff" : `u${i}`, { role: "viewer" }));
+    } finally {
+      vi.useRealTimers();
+    }
+    let csv = "";
+    let chunks = 0;
+    for await (const chunk of exportAuditEvents("csv", {})) {
+      csv += chunk;
+      chunks++;
+    }
+    const ids = csv.trim().split("\n").slice(1).map((l) => Number(l.split(",")[0]));
+    expect(ids).toHaveLength(2100);
+    expect(ids).toEqual([...ids].sort((a, b) => a - b));
+    expect(new Set(ids).size).toBe(2100);
+    expect(chunks).toBeGreaterThanOrEqual(4);
+    let json = "";
+    for await (const chunk of exportAuditEvents("json", f({ q: "50%_off" }))) json += chunk;
+    expect((JSON.parse(json) as { target: string }[]).map((e) => e.target)).toEqual(["50%_off"]);
   });
 });

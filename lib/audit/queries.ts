@@ -1,6 +1,7 @@
 import "server-only";
 import { z } from "zod";
 import { getDb, type Prisma } from "../db";
+import { Prisma as Sql } from "../generated/prisma/client";
 import { summarizeEvent, summaryText, type DeploymentContext, type Segment } from "./summary";
 
 const text = (max: number) => z.string().trim().max(max).optional().transform((v) => (v ? v : undefined));
@@ -75,13 +76,10 @@ function filterWhere(f: Partial<AuditFilter>): Prisma.AuditEventWhereInput[] {
   return and;
 }
 
-// Keyset on (at, id): a range on `at` the indexes (at), (actor, at), (action, at), (channel, at) and
+// Keyset on (at, id), newest first: a range on `at` the indexes (at), (actor, at), (action, at), (channel, at) and
 // (version, at) can serve in order, minus the rows of the same instant already seen.
 function before(at: Date, id: number): Prisma.AuditEventWhereInput {
   return { at: { lte: at }, NOT: { at, id: { gte: id } } };
-}
-function after(at: Date, id: number): Prisma.AuditEventWhereInput {
-  return { at: { gte: at }, NOT: { at, id: { lte: id } } };
 }
 
 function parsePayload(s: string): unknown {
@@ -192,20 +190,64 @@ export function csvCell(value: unknown): string {
 
 const EXPORT_PAGE = 1000;
 
+// The export reads raw rows (plain SQL, any database): Prisma's row mapping would double its time.
+interface RawRow {
+  id: number | bigint;
+  seq: number | bigint | null;
+  at: Date | string;
+  actorId: number | bigint | null;
+  actorName: string;
+  source: string;
+  action: string;
+  target: string | null;
+  channel: string | null;
+  version: string | null;
+  payload: string;
+  ip: string | null;
+  userAgent: string | null;
+  prevHash: string | null;
+  hash: string | null;
+}
+
+const num = (v: number | bigint | null) => (v === null ? null : Number(v));
+
+function fromRaw(r: RawRow): Row {
+  return { ...r, id: Number(r.id), seq: num(r.seq), actorId: num(r.actorId), at: r.at instanceof Date ? r.at : new Date(r.at) };
+}
+
+/** The same filter as filterWhere, as SQL. */
+function filterSql(f: Partial<AuditFilter>): Prisma.Sql[] {
+  const and: Prisma.Sql[] = [];
+  if (f.actor) and.push(Sql.sql`"actorName" = ${f.actor}`);
+  if (f.action) and.push(Sql.sql`"action" = ${f.action}`);
+  if (f.channel) and.push(Sql.sql`"channel" = ${f.channel}`);
+  if (f.version) and.push(Sql.sql`"version" = ${f.version}`);
+  if (f.from) and.push(Sql.sql`"at" >= ${f.from.at}`);
+  if (f.to) and.push(f.to.day ? Sql.sql`"at" < ${new Date(f.to.at.getTime() + 86_400_000)}` : Sql.sql`"at" <= ${f.to.at}`);
+  if (f.q) {
+    const like = `%${f.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    and.push(Sql.sql`("payload" LIKE ${like} ESCAPE '\\' OR "target" LIKE ${like} ESCAPE '\\' OR "actorName" LIKE ${like} ESCAPE '\\')`);
+  }
+  return and;
+}
+
 /**
  * Every event the filter matches, oldest first, as CSV or as one JSON array, a page of 1000 read
- * at a time (keyset), so an export of any size holds one page in memory.
+ * at a time (keyset on at, id), so an export of any size holds one page in memory.
  */
 export async function* exportAuditEvents(format: "csv" | "json", f: Partial<AuditFilter>): AsyncGenerator<string> {
   const db = getDb();
-  const base = filterWhere(f);
+  const base = filterSql(f);
   let last: { at: Date; id: number } | null = null;
   let first = true;
   yield format === "csv" ? CSV_COLUMNS.join(",") + "\n" : "[";
   for (;;) {
-    const where: Prisma.AuditEventWhereInput = { AND: last ? [...base, after(last.at, last.id)] : base };
-    const rows = await db.auditEvent.findMany({ where, orderBy: [{ at: "asc" }, { id: "asc" }], take: EXPORT_PAGE });
-    if (rows.length === 0) break;
+    const conditions: Prisma.Sql[] = last ? [...base, Sql.sql`"at" >= ${last.at} AND NOT ("at" = ${last.at} AND "id" <= ${last.id})`] : base;
+    const where: Prisma.Sql = conditions.length ? Sql.sql`WHERE ${Sql.join(conditions, " AND ")}` : Sql.empty;
+    const raw: RawRow[] = await db.$queryRaw<RawRow[]>`SELECT "id", "seq", "at", "actorId", "actorName", "source", "action", "target", "channel", "version", "payload", "ip", "userAgent", "prevHash", "hash"
+      FROM "AuditEvent" ${where} ORDER BY "at" ASC, "id" ASC LIMIT ${EXPORT_PAGE}`;
+    if (raw.length === 0) break;
+    const rows: Row[] = raw.map(fromRaw);
     const context = await deploymentContext(rows);
     let chunk = "";
     for (const row of rows) {
@@ -217,7 +259,7 @@ export async function* exportAuditEvents(format: "csv" | "json", f: Partial<Audi
       }
     }
     yield chunk;
-    const end = rows[rows.length - 1]!;
+    const end: Row = rows[rows.length - 1]!;
     last = { at: end.at, id: end.id };
     if (rows.length < EXPORT_PAGE) break;
   }
