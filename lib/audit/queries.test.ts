@@ -123,5 +123,6 @@ describe("audit export", () => {
     let json = "";
     for await (const chunk of exportAuditEvents("json", f({ q: "50%_off" }))) json += chunk;
     expect((JSON.parse(json) as { target: string }[]).map((e) => e.target)).toEqual(["50%_off"]);
+    expect((await listAuditEvents({ ...f({ q: "50%_off" }), limit: 50 })).events.map((e) => e.target)).toEqual(["50%_off"]);
   });
 });

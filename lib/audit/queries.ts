@@ -63,23 +63,55 @@ export interface AuditEventView {
 
 type Row = Awaited<ReturnType<ReturnType<typeof getDb>["auditEvent"]["findFirstOrThrow"]>>;
 
-/** The filter as a Prisma where; every condition is one an index on AuditEvent can serve. */
-function filterWhere(f: Partial<AuditFilter>): Prisma.AuditEventWhereInput[] {
-  const and: Prisma.AuditEventWhereInput[] = [];
-  if (f.actor) and.push({ actorName: f.actor });
-  if (f.action) and.push({ action: f.action });
-  if (f.channel) and.push({ channel: f.channel });
-  if (f.version) and.push({ version: f.version });
-  if (f.from) and.push({ at: { gte: f.from.at } });
-  if (f.to) and.push({ at: f.to.day ? { lt: new Date(f.to.at.getTime() + 86_400_000) } : { lte: f.to.at } });
-  if (f.q) and.push({ OR: [{ payload: { contains: f.q } }, { target: { contains: f.q } }, { actorName: { contains: f.q } }] });
+// Lists and the export read raw rows (plain SQL, any database): Prisma's row mapping would double
+// their time, and its `contains` would take % and _ in the text as wildcards.
+interface RawRow {
+  id: number | bigint;
+  seq: number | bigint | null;
+  at: Date | string;
+  actorId: number | bigint | null;
+  actorName: string;
+  source: string;
+  action: string;
+  target: string | null;
+  channel: string | null;
+  version: string | null;
+  payload: string;
+  ip: string | null;
+  userAgent: string | null;
+  prevHash: string | null;
+  hash: string | null;
+}
+
+const num = (v: number | bigint | null) => (v === null ? null : Number(v));
+
+function fromRaw(r: RawRow): Row {
+  return { ...r, id: Number(r.id), seq: num(r.seq), actorId: num(r.actorId), at: r.at instanceof Date ? r.at : new Date(r.at) };
+}
+
+/**
+ * The filter as SQL conditions; with the keyset on (at, id) each is a range the indexes (at),
+ * (actorName, at), (action, at), (channel, at) and (version, at) serve in order. Free text scans.
+ */
+function filterSql(f: Partial<AuditFilter>): Prisma.Sql[] {
+  const and: Prisma.Sql[] = [];
+  if (f.actor) and.push(Sql.sql`"actorName" = ${f.actor}`);
+  if (f.action) and.push(Sql.sql`"action" = ${f.action}`);
+  if (f.channel) and.push(Sql.sql`"channel" = ${f.channel}`);
+  if (f.version) and.push(Sql.sql`"version" = ${f.version}`);
+  if (f.from) and.push(Sql.sql`"at" >= ${f.from.at}`);
+  if (f.to) and.push(f.to.day ? Sql.sql`"at" < ${new Date(f.to.at.getTime() + 86_400_000)}` : Sql.sql`"at" <= ${f.to.at}`);
+  if (f.q) {
+    const like = `%${f.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    and.push(Sql.sql`("payload" LIKE ${like} ESCAPE '\\' OR "target" LIKE ${like} ESCAPE '\\' OR "actorName" LIKE ${like} ESCAPE '\\')`);
+  }
   return and;
 }
 
-// Keyset on (at, id), newest first: a range on `at` the indexes (at), (actor, at), (action, at), (channel, at) and
-// (version, at) can serve in order, minus the rows of the same instant already seen.
-function before(at: Date, id: number): Prisma.AuditEventWhereInput {
-  return { at: { lte: at }, NOT: { at, id: { gte: id } } };
+async function selectEvents(conditions: Prisma.Sql[], order: Prisma.Sql, limit: number): Promise<RawRow[]> {
+  const where = conditions.length ? Sql.sql`WHERE ${Sql.join(conditions, " AND ")}` : Sql.empty;
+  return getDb().$queryRaw<RawRow[]>`SELECT "id", "seq", "at", "actorId", "actorName", "source", "action", "target", "channel", "version", "payload", "ip", "userAgent", "prevHash", "hash"
+    FROM "AuditEvent" ${where} ${order} LIMIT ${limit}`;
 }
 
 function parsePayload(s: string): unknown {
@@ -133,13 +165,12 @@ function view(row: Row, context: DeploymentContext): AuditEventWithSummary {
 /** Newest first; `cursor` is the id of the last event of the previous page. */
 export async function listAuditEvents(q: Partial<AuditFilter> & Pick<AuditQuery, "limit" | "cursor">): Promise<{ events: AuditEventWithSummary[]; nextCursor: number | null }> {
   const db = getDb();
-  const and = filterWhere(q);
+  const conditions = filterSql(q);
   if (q.cursor) {
     const last = await db.auditEvent.findUnique({ where: { id: q.cursor }, select: { at: true } });
-    if (last) and.push(before(last.at, q.cursor));
-    else and.push({ id: { lt: q.cursor } });
+    conditions.push(last ? Sql.sql`"at" <= ${last.at} AND NOT ("at" = ${last.at} AND "id" >= ${q.cursor})` : Sql.sql`"id" < ${q.cursor}`);
   }
-  const rows = await db.auditEvent.findMany({ where: { AND: and }, orderBy: [{ at: "desc" }, { id: "desc" }], take: q.limit + 1 });
+  const rows = (await selectEvents(conditions, Sql.sql`ORDER BY "at" DESC, "id" DESC`, q.limit + 1)).map(fromRaw);
   const page = rows.slice(0, q.limit);
   const context = await deploymentContext(page);
   return { events: page.map((r) => view(r, context)), nextCursor: rows.length > q.limit ? page[page.length - 1]!.id : null };
@@ -190,62 +221,18 @@ export function csvCell(value: unknown): string {
 
 const EXPORT_PAGE = 1000;
 
-// The export reads raw rows (plain SQL, any database): Prisma's row mapping would double its time.
-interface RawRow {
-  id: number | bigint;
-  seq: number | bigint | null;
-  at: Date | string;
-  actorId: number | bigint | null;
-  actorName: string;
-  source: string;
-  action: string;
-  target: string | null;
-  channel: string | null;
-  version: string | null;
-  payload: string;
-  ip: string | null;
-  userAgent: string | null;
-  prevHash: string | null;
-  hash: string | null;
-}
-
-const num = (v: number | bigint | null) => (v === null ? null : Number(v));
-
-function fromRaw(r: RawRow): Row {
-  return { ...r, id: Number(r.id), seq: num(r.seq), actorId: num(r.actorId), at: r.at instanceof Date ? r.at : new Date(r.at) };
-}
-
-/** The same filter as filterWhere, as SQL. */
-function filterSql(f: Partial<AuditFilter>): Prisma.Sql[] {
-  const and: Prisma.Sql[] = [];
-  if (f.actor) and.push(Sql.sql`"actorName" = ${f.actor}`);
-  if (f.action) and.push(Sql.sql`"action" = ${f.action}`);
-  if (f.channel) and.push(Sql.sql`"channel" = ${f.channel}`);
-  if (f.version) and.push(Sql.sql`"version" = ${f.version}`);
-  if (f.from) and.push(Sql.sql`"at" >= ${f.from.at}`);
-  if (f.to) and.push(f.to.day ? Sql.sql`"at" < ${new Date(f.to.at.getTime() + 86_400_000)}` : Sql.sql`"at" <= ${f.to.at}`);
-  if (f.q) {
-    const like = `%${f.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-    and.push(Sql.sql`("payload" LIKE ${like} ESCAPE '\\' OR "target" LIKE ${like} ESCAPE '\\' OR "actorName" LIKE ${like} ESCAPE '\\')`);
-  }
-  return and;
-}
-
 /**
  * Every event the filter matches, oldest first, as CSV or as one JSON array, a page of 1000 read
  * at a time (keyset on at, id), so an export of any size holds one page in memory.
  */
 export async function* exportAuditEvents(format: "csv" | "json", f: Partial<AuditFilter>): AsyncGenerator<string> {
-  const db = getDb();
   const base = filterSql(f);
   let last: { at: Date; id: number } | null = null;
   let first = true;
   yield format === "csv" ? CSV_COLUMNS.join(",") + "\n" : "[";
   for (;;) {
     const conditions: Prisma.Sql[] = last ? [...base, Sql.sql`"at" >= ${last.at} AND NOT ("at" = ${last.at} AND "id" <= ${last.id})`] : base;
-    const where: Prisma.Sql = conditions.length ? Sql.sql`WHERE ${Sql.join(conditions, " AND ")}` : Sql.empty;
-    const raw: RawRow[] = await db.$queryRaw<RawRow[]>`SELECT "id", "seq", "at", "actorId", "actorName", "source", "action", "target", "channel", "version", "payload", "ip", "userAgent", "prevHash", "hash"
-      FROM "AuditEvent" ${where} ORDER BY "at" ASC, "id" ASC LIMIT ${EXPORT_PAGE}`;
+    const raw = await selectEvents(conditions, Sql.sql`ORDER BY "at" ASC, "id" ASC`, EXPORT_PAGE);
     if (raw.length === 0) break;
     const rows: Row[] = raw.map(fromRaw);
     const context = await deploymentContext(rows);
