@@ -60,14 +60,14 @@ test("a deployer promotes the newest build to canary, then to beta, then rolls b
   // Each step on the channel page, the deployments list and the audit log.
   await page.goto("/channels/beta");
   await expect(page.getByTestId("channel-current")).toHaveText(before!);
-  await expect(page.getByTestId("history-row")).toHaveCount(2);
+  await expect(page.getByTestId("history-row").first()).toContainText("e2e: roll back");
   await page.goto("/deployments");
   for (const id of [canaryId, betaId, rollbackId]) await expect(page.locator(`[data-testid=deployment-row][data-id="${id}"]`)).toContainText("succeeded");
   await page.goto("/deployments?channel=canary");
-  await expect(page.getByTestId("deployment-row")).toHaveCount(1);
+  await expect(page.locator(`[data-testid=deployment-row][data-id="${canaryId}"]`)).toBeVisible();
+  await expect(page.locator(`[data-testid=deployment-row][data-id="${betaId}"]`)).toHaveCount(0);
   await page.goto("/audit?action=deployment.start");
-  await expect(page.locator("tbody tr")).toHaveCount(3);
-  await expect(page.locator("tbody")).toContainText("e2e: roll back");
+  for (const reason of ["e2e: new build to canary", "e2e: canary looks good", "e2e: roll back"]) await expect(page.locator("main")).toContainText(reason);
 });
 
 test("a viewer sees the promote and roll back buttons greyed with the reason", async ({ page }) => {
