@@ -34,6 +34,9 @@ describe("signing in with the identity provider", () => {
     const row = await getDb().user.findUniqueOrThrow({ where: { name: "alice" }, omit: { passwordHash: false } });
     expect(row).toMatchObject({ role: "deployer", passwordHash: null, oidcSubject: "https://idp.example.org/cas/oidc u-100" });
     expect(row.lastSignInAt).toBeInstanceOf(Date);
+    // A password for an identity-provider user would be a second way in: refused, nothing changed.
+    await expect(addUser("alice", "admin", "a long enough password", cli)).rejects.toMatchObject({ code: "CONFLICT" });
+    expect(await getDb().user.findUniqueOrThrow({ where: { name: "alice" }, omit: { passwordHash: false } })).toMatchObject({ role: "deployer", passwordHash: null });
     expect(await lastEvent("user.signin")).toMatchObject({
       actorName: "alice",
       source: "ui",

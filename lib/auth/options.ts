@@ -10,7 +10,7 @@ import { authSettings, OIDC_PROVIDER_ID, oidcProvider, signInWithOidc, type Requ
 import type { Claims } from "./oidc-claims";
 import { authSecret } from "./secret";
 import { createSession, endSession, sessionLimits } from "./sessions";
-import { clearFailures, isThrottled, recordFailure } from "./throttle";
+import { auditCountedFailure, clearFailures, reserveAttempt } from "./throttle";
 import { authenticate, type SessionUser } from "./users";
 
 async function auditSignIn(user: SessionUser, ip: string | null, userAgent: string | null) {
@@ -36,13 +36,15 @@ const passwordProvider = CredentialsProvider({
     if (!parsed.success) return null;
     const name = parsed.data.username;
     const { address, userAgent } = requestInfo(req?.headers as HeaderSource);
-    if (await isThrottled(name, address)) {
-      await recordFailure({ name, address, userAgent, reason: "throttled" });
+    // Counted before the password is checked, so parallel guesses cannot slip past the limit.
+    const counts = await reserveAttempt(name, address);
+    if (counts.paused) {
+      await auditCountedFailure({ name, address, userAgent, reason: "throttled" }, counts);
       return null;
     }
     const user = await authenticate(name, parsed.data.password);
     if (!user) {
-      await recordFailure({ name, address, userAgent, reason: "password" });
+      await auditCountedFailure({ name, address, userAgent, reason: "password" }, counts);
       return null;
     }
     await clearFailures(name, address);

@@ -2,7 +2,7 @@ import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { useTestDatabase } from "../testing/db";
 import { auditFacets } from "../audit/queries";
 import { getDb } from "../db";
-import { ADDRESS_LIMIT, ANONYMOUS, clearFailures, describeAttemptedName, isThrottled, NAME_LIMIT, recordFailure, WINDOW_MS } from "./throttle";
+import { ADDRESS_LIMIT, ANONYMOUS, auditCountedFailure, clearFailures, describeAttemptedName, isThrottled, NAME_LIMIT, recordFailure, reserveAttempt, WINDOW_MS } from "./throttle";
 
 const t0 = new Date("2026-12-01T10:00:00Z");
 const at = (ms: number) => new Date(t0.getTime() + ms);
@@ -98,5 +98,31 @@ describe("failed sign-in audit", () => {
     expect(describeAttemptedName("a b\n\\")).toBe("a\\u{20}b\\u{a}\\u{5c}");
     expect(describeAttemptedName("\u202eevil")).toBe("\\u{202e}evil");
     expect(describeAttemptedName("y".repeat(100))).toBe("y".repeat(40) + "…");
+  });
+});
+
+describe("parallel password guesses", () => {
+  it("at most NAME_LIMIT of 30 simultaneous attempts for one name and address get their password checked", async () => {
+    const name = "parallel-target";
+    const address = "198.51.100.200";
+    const results = await Promise.all(Array.from({ length: 30 }, () => reserveAttempt(name, address)));
+    expect(results.filter((r) => !r.paused)).toHaveLength(NAME_LIMIT);
+    expect(new Set(results.map((r) => r.pair)).size).toBe(30);
+    // Another address is not paused by them.
+    expect((await reserveAttempt(name, "198.51.100.201")).paused).toBe(false);
+    await clearFailures(name, address);
+    expect((await reserveAttempt(name, address)).paused).toBe(false);
+  });
+
+  it("audits counted failures within the same bounds as recordFailure", async () => {
+    const name = "counted";
+    const address = "198.51.100.210";
+    let events = 0;
+    for (let i = 0; i < 8; i++) {
+      const counts = await reserveAttempt(name, address);
+      if (await auditCountedFailure({ name, address, userAgent: null, reason: counts.paused ? "throttled" : "password" }, counts)) events++;
+    }
+    // The first failure and the one that pauses the pair.
+    expect(events).toBe(2);
   });
 });

@@ -82,6 +82,50 @@ export async function recordFailure(attempt: FailedAttempt, now = new Date()): P
   });
 }
 
+export interface AttemptCounts {
+  /** This name's attempts from this address in the window, this one included. */
+  pair: number;
+  /** All attempts from this address in the window, this one included. */
+  fromAddress: number;
+  /** Past a limit: refuse without checking the password. */
+  paused: boolean;
+}
+
+/**
+ * Counts a password attempt BEFORE the password is checked, in one transaction, so parallel
+ * attempts each see their own count: at most NAME_LIMIT passwords per name and address (and
+ * ADDRESS_LIMIT per address) are ever checked in a window, however many requests arrive at once.
+ * A successful sign-in then forgets the pair (clearFailures).
+ */
+export async function reserveAttempt(name: string, address: string | null, now = new Date()): Promise<AttemptCounts> {
+  const k = key(name, address);
+  const since = new Date(now.getTime() - WINDOW_MS);
+  return getDb().$transaction(async (tx) => {
+    await tx.signInFailure.deleteMany({ where: { windowStart: { lte: since } } });
+    const row = await tx.signInFailure.upsert({ where: { name_address: k }, create: { ...k, count: 1, windowStart: now }, update: { count: { increment: 1 } } });
+    const total = await tx.signInFailure.aggregate({ _sum: { count: true }, where: { address: k.address, windowStart: { gt: since } } });
+    const fromAddress = total._sum.count ?? 0;
+    return { pair: row.count, fromAddress, paused: row.count > NAME_LIMIT || fromAddress > ADDRESS_LIMIT };
+  });
+}
+
+/** Audits a refused password attempt already counted by reserveAttempt, bounded like recordFailure. */
+export async function auditCountedFailure(attempt: FailedAttempt, counts: AttemptCounts): Promise<boolean> {
+  const pauses = counts.pair === NAME_LIMIT || counts.fromAddress === ADDRESS_LIMIT;
+  const audited = (counts.pair === 1 || pauses) && counts.fromAddress <= ADDRESS_LIMIT;
+  if (!audited) return false;
+  const actor: Actor = { id: null, name: ANONYMOUS, source: "ui", role: "viewer", ip: attempt.address, userAgent: attempt.userAgent };
+  await getDb().$transaction((tx) =>
+    recordAudit(tx, actor, "user.signin-failed", null, {
+      reason: attempt.reason,
+      attemptedName: describeAttemptedName(attempt.name),
+      failures: counts.pair,
+      ...(pauses ? { paused: true } : {}),
+    }),
+  );
+  return true;
+}
+
 /** A successful sign-in forgets that pair's failures. */
 export async function clearFailures(name: string, address: string | null): Promise<void> {
   await getDb().signInFailure.deleteMany({ where: key(name, address) });

@@ -29,6 +29,10 @@ export async function addUser(name: string, role: Role, password: string, actor:
   }
   const passwordHash = await hashPassword(password);
   return getDb().$transaction(async (tx) => {
+    const existing = await tx.user.findUnique({ where: { name }, select: { oidcSubject: true } });
+    if (existing?.oidcSubject) {
+      throw new AppError("CONFLICT", `${name} signs in with the identity provider; a password would give it a second way in. Its role follows its groups there.`);
+    }
     const user = await tx.user.upsert({
       where: { name },
       create: { name, role, passwordHash },
