@@ -47,7 +47,7 @@ export function BuildsTable({ builds, promote, canOverride }: { builds: BuildVie
           </thead>
           <tbody>
             {shown.map((b) => (
-              <tr key={`${b.version}/${b.architecture}`} data-testid="build-row" data-version={b.version} className={b.inIndex ? "" : "opacity-70"}>
+              <tr key={`${b.version}/${b.architecture}`} id={`build-${b.version}`} data-testid="build-row" data-version={b.version} className={b.inIndex ? "" : "opacity-70"}>
                 <td className="mono min-w-44 break-all">{b.version}</td>
                 <td className="whitespace-nowrap text-slate-600 dark:text-slate-300">{b.buildTime ? formatUtc(b.buildTime, { minutes: true }) : "—"}</td>
                 <td className="mono">{b.gitCommit ?? "—"}</td>

@@ -85,7 +85,7 @@ export function HostsTable({ hosts, renderedAt }: { hosts: HostView[]; renderedA
           </thead>
           <tbody>
             {shown.map((h) => (
-              <tr key={h.name} data-testid="host-row" data-host={h.name} className={h.drift || h.offMajority ? "bg-amber-50/60 dark:bg-amber-500/5" : ""}>
+              <tr key={h.name} id={`host-${h.name}`} data-testid="host-row" data-host={h.name} className={h.drift || h.offMajority ? "bg-amber-50/60 dark:bg-amber-500/5" : ""}>
                 <td>
                   <div className="font-medium">{h.name}</div>
                   <div className="mono text-xs text-slate-500">
