@@ -105,6 +105,9 @@ export default async function ChannelPage({ params }: { params: Promise<{ name: 
         <div className="space-y-2">
           <p className="text-xs uppercase tracking-wide text-slate-500">Policies</p>
           <PolicyBadges policy={policy} />
+          {!policy.follow && policy.bakeMinutes === null && !policy.freeze ? (
+            <p className="text-sm text-slate-600 dark:text-slate-300">No following and no bake: builds come here when someone promotes them{channel.requires ? `, once proven on ${channel.requires}` : ""}.</p>
+          ) : null}
           {policy.follow ? (
             <p className="text-sm text-slate-600 dark:text-slate-300">
               {policy.followPaused ? `Following new builds is paused (by ${policy.followPaused.by}).` : "Every new build the repository publishes is promoted here by itself."}
