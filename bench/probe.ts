@@ -1,11 +1,13 @@
-// Fleet refresh timings: this app's SSH transport against parallel-ssh (OpenSSH) on the same
-// sandbox hosts and the same version command. Prints figures; asserts nothing.
+// Row 1 — fleet refresh: the server's own code path (probeHosts: inventory sync, one new SSH
+// connection per host running the version command, observations and audit event in the DB)
+// against parallel-ssh running the same command on the same sandbox hosts with the same
+// parallelism. Also a whole refresh in a fresh process. Prints figures; asserts nothing.
 //
 //   npx tsx --conditions=react-server bench/probe.ts --hosts 10,50,200 [--runs 5] [--dir DIR]
 //
 // Without --dir one sandbox with the largest size is started (and stopped at the end); each size
 // uses its first N hosts. With --dir a running sandbox is reused.
-import { execFileSync, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -14,17 +16,24 @@ import { parseArgs } from "node:util";
 import { down, load, up, type Sandbox } from "../e2e/sandbox";
 import { readConfigFile, type AppConfig } from "../lib/config";
 import { renderCommand } from "../lib/shell";
+import { onCleanup, runCleanups } from "./lib/cleanup";
+import { benchDatabase } from "./lib/database";
+import { median, type Figure } from "./lib/figures";
+import { psshRun, writeHostsFile } from "./lib/pssh";
+import { printFigures } from "./lib/report";
 
 const CHILD_FLAG = "--child-run";
 const SELF = fileURLToPath(import.meta.url);
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+export interface RefreshOptions {
+  sizes: number[];
+  rounds: number;
+  log: (line: string) => void;
+  /** A running sandbox with at least max(sizes) hosts; without it one is started and stopped. */
+  sandbox?: Sandbox;
 }
 
-function configFor(sb: Sandbox, n: number): AppConfig {
+export function configFor(sb: Sandbox, n: number): AppConfig {
   const config = readConfigFile(sb.configPath);
   const hosts = config.hosts.slice(0, n);
   const names = new Set(hosts.map((h) => h.name));
@@ -43,15 +52,15 @@ function versionCommand(config: AppConfig): string {
   return renderCommand(config.commands.version, { package: config.repository.package });
 }
 
-/** One refresh over fresh connections in this process; resolves to [ms, hosts answered]. */
-async function transportRefresh(config: AppConfig, transport?: import("../lib/fleet/ssh").FleetTransport, fresh = true): Promise<[number, number]> {
+/** One refresh with the app's transport over new connections; resolves to [ms, hosts answered]. */
+async function transportRefresh(config: AppConfig): Promise<[number, number]> {
   const { createFleetTransport } = await import("../lib/fleet/ssh");
-  const t = transport ?? createFleetTransport(config.ssh);
+  const t = createFleetTransport(config.ssh);
   const command = versionCommand(config);
   const t0 = performance.now();
-  const results = await Promise.all(config.hosts.map((h) => t.exec(h, command, { fresh }).then((r) => r.exitCode === 0, () => false)));
+  const results = await Promise.all(config.hosts.map((h) => t.exec(h, command, { fresh: true }).then((r) => r.exitCode === 0, () => false)));
   const ms = performance.now() - t0;
-  if (!transport) await t.close();
+  await t.close();
   return [ms, results.filter(Boolean).length];
 }
 
@@ -66,34 +75,10 @@ function freshProcessRefresh(configFile: string): Promise<[number, number]> {
     child.on("error", reject);
     child.on("close", (code) => {
       const ms = performance.now() - t0;
-      if (code !== 0) return reject(new Error(`child exited ${code}`));
+      if (code !== 0) return reject(new Error(`refresh child exited ${code}`));
       resolve([ms, JSON.parse(out).ok as number]);
     });
   });
-}
-
-function psshRefresh(sb: Sandbox, config: AppConfig, hostsFile: string): [number, number] {
-  const t0 = performance.now();
-  let out = "";
-  try {
-    out = execFileSync(
-      "parallel-ssh",
-      [
-        "-h", hostsFile,
-        "-l", config.ssh.user,
-        "-x", `-i ${sb.privateKeyPath} -o UserKnownHostsFile=${sb.knownHostsPath} -o StrictHostKeyChecking=yes -o BatchMode=yes -o ConnectTimeout=${config.ssh.connectTimeoutSeconds}`,
-        "-p", String(config.hosts.length),
-        "-t", "60",
-        "-i",
-        versionCommand(config),
-      ],
-      { encoding: "utf8", maxBuffer: 64 * 1024 * 1024 },
-    );
-  } catch (e) {
-    // parallel-ssh exits non-zero when any host failed; its output still counts.
-    out = String((e as { stdout?: string }).stdout ?? "");
-  }
-  return [performance.now() - t0, (out.match(/\[SUCCESS\]/g) ?? []).length];
 }
 
 async function probeRefresh(config: AppConfig): Promise<[number, number]> {
@@ -104,10 +89,83 @@ async function probeRefresh(config: AppConfig): Promise<[number, number]> {
   return [performance.now() - t0, run.counts.ok];
 }
 
-function migratedDatabase(dir: string): string {
-  const file = path.join(dir, "bench.db");
-  execFileSync("npx", ["prisma", "migrate", "deploy"], { env: { ...process.env, DATABASE_URL: `file:${file}` }, stdio: "ignore" });
-  return `file:${file}`;
+/** Row 1 figures: for each size, probeHosts and a fresh process, each against parallel-ssh. */
+export async function refreshFigures(opts: RefreshOptions): Promise<Figure[]> {
+  const { sizes, rounds, log } = opts;
+  const work = mkdtempSync(path.join(os.tmpdir(), "scap-bench-probe-"));
+  const removeWork = onCleanup(() => rmSync(work, { recursive: true, force: true }));
+  let sb = opts.sandbox;
+  let stopSandbox: (() => Promise<void>) | null = null;
+  let seeded = "";
+  const figures: Figure[] = [];
+  try {
+    if (!sb) {
+      const dir = path.join(work, "sandbox");
+      stopSandbox = onCleanup(() => down(dir));
+      const t0 = performance.now();
+      sb = await up({ hosts: Math.max(...sizes), dir });
+      seeded = `sandbox of ${sb.hosts.length} hosts up in ${((performance.now() - t0) / 1000).toFixed(1)} s; `;
+      log(`refresh: ${seeded}`);
+    }
+    benchDatabase();
+    const { closeFleetTransport } = await import("../lib/fleet/ssh");
+    onCleanup(() => closeFleetTransport());
+    for (const n of sizes) {
+      if (n > sb.hosts.length) throw new Error(`refresh: the sandbox has ${sb.hosts.length} hosts, ${n} asked`);
+      const config = configFor(sb, n);
+      const configFile = path.join(work, `config-${n}.yaml`);
+      // JSON is YAML: readConfigFile takes it as it is.
+      writeFileSync(configFile, JSON.stringify(config));
+      const hostsFile = writeHostsFile(path.join(work, `hosts-${n}`), config);
+      const command = versionCommand(config);
+      const ms: Record<"probe" | "process" | "pssh", number[]> = { probe: [], process: [], pssh: [] };
+      const answered: Record<string, number> = {};
+      const note = (k: keyof typeof ms, [t, ok]: [number, number]) => {
+        ms[k].push(t);
+        answered[k] = Math.min(answered[k] ?? n, ok);
+      };
+      // Seeding: the inventory and a first observation through the app's own writer (probeHosts).
+      const s0 = performance.now();
+      await probeRefresh(config);
+      await transportRefresh(config);
+      const seedMs = performance.now() - s0;
+      for (let i = 0; i < rounds; i++) {
+        // Interleaved, so background load on the shared machine hits every column alike.
+        note("probe", await probeRefresh(config));
+        note("process", await freshProcessRefresh(configFile));
+        note("pssh", await psshRun(sb, config, hostsFile, command, 60));
+        log(`refresh ${n} hosts, round ${i + 1}/${rounds}: probeHosts ${(ms.probe.at(-1)! / 1000).toFixed(2)} s, fresh process ${(ms.process.at(-1)! / 1000).toFixed(2)} s, parallel-ssh ${(ms.pssh.at(-1)! / 1000).toFixed(2)} s`);
+      }
+      const short = (k: string) => (answered[k] === n ? "" : ` ${k}: only ${answered[k]}/${n} hosts answered.`);
+      const peer = { name: "parallel-ssh", values: ms.pssh.map((v) => v / 1000), unit: "s" as const };
+      const ratio = median(ms.probe) / median(ms.pssh);
+      const judged = n >= 50;
+      figures.push({
+        id: `1 refresh ${n} hosts`,
+        what: `version refresh of ${n} hosts inside the server (probeHosts: new connection per host, observations + audit event written)`,
+        ours: { values: ms.probe.map((v) => v / 1000), unit: "s" },
+        peer,
+        goal: judged ? "≤ 0.25× parallel-ssh" : "≤ 0.25× at 50 and 200 (reported only)",
+        ratio,
+        met: judged ? ratio <= 0.25 : null,
+        note: `${figures.length === 0 ? seeded : ""}inventory + first probe ${(seedMs / 1000).toFixed(1)} s; concurrency ${n} for both.${short("probe")}${short("pssh")}`.trim(),
+      });
+      figures.push({
+        id: `1 refresh ${n} hosts, fresh process`,
+        what: `the same refresh as a new tsx process (Node start, module load, connections, exit), like a cron job`,
+        ours: { values: ms.process.map((v) => v / 1000), unit: "s" },
+        peer,
+        goal: "— (reported)",
+        ratio: median(ms.process) / median(ms.pssh),
+        met: null,
+        note: short("process").trim() || undefined,
+      });
+    }
+    return figures;
+  } finally {
+    if (stopSandbox) await stopSandbox();
+    await removeWork();
+  }
 }
 
 async function child(configFile: string) {
@@ -121,80 +179,14 @@ async function main() {
     options: { hosts: { type: "string", default: "10,50,200" }, runs: { type: "string", default: "5" }, dir: { type: "string" } },
   });
   const sizes = values.hosts.split(",").map((s) => Number(s.trim()));
-  const runs = Number(values.runs);
-  if (sizes.some((n) => !Number.isInteger(n) || n < 1) || !Number.isInteger(runs) || runs < 1) throw new Error("--hosts takes sizes like 10,50,200; --runs a count");
-  const work = mkdtempSync(path.join(os.tmpdir(), "scap-bench-probe-"));
-  const ownSandbox = values.dir === undefined;
-  const sbDir = values.dir ?? path.join(work, "sandbox");
-  let sb: Sandbox;
-  if (ownSandbox) {
-    const t0 = performance.now();
-    sb = await up({ hosts: Math.max(...sizes), dir: sbDir });
-    console.error(`sandbox with ${sb.hosts.length} hosts up in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-  } else {
-    sb = await load(sbDir);
-  }
-  process.env.DATABASE_URL = migratedDatabase(work);
-
-  const rows: string[][] = [];
+  const rounds = Number(values.runs);
+  if (sizes.some((n) => !Number.isInteger(n) || n < 1) || !Number.isInteger(rounds) || rounds < 1) throw new Error("--hosts takes sizes like 10,50,200; --runs a count");
+  const sandbox = values.dir === undefined ? undefined : await load(values.dir);
   try {
-    for (const n of sizes) {
-      if (n > sb.hosts.length) {
-        console.error(`skipping ${n}: the sandbox has ${sb.hosts.length} hosts`);
-        continue;
-      }
-      const config = configFor(sb, n);
-      const configFile = path.join(work, `config-${n}.yaml`);
-      // JSON is YAML: readConfigFile takes it as it is.
-      writeFileSync(configFile, JSON.stringify(config));
-      const hostsFile = path.join(work, `hosts-${n}`);
-      writeFileSync(hostsFile, config.hosts.map((h) => h.address ?? h.name).join("\n") + "\n");
-
-      const { createFleetTransport } = await import("../lib/fleet/ssh");
-      const figures: Record<string, number[]> = { cold: [], warm: [], probe: [], process: [], pssh: [] };
-      const answered: Record<string, number> = {};
-      const note = (k: string, [ms, ok]: [number, number]) => {
-        figures[k]!.push(ms);
-        answered[k] = Math.min(answered[k] ?? n, ok);
-      };
-      const kept = createFleetTransport(config.ssh, { idleMs: 600_000 });
-      await transportRefresh(config, kept, false);
-      for (let i = 0; i < runs; i++) {
-        // Interleaved, so background load on the shared machine hits every column alike.
-        note("cold", await transportRefresh(config));
-        note("warm", await transportRefresh(config, kept, false));
-        note("probe", await probeRefresh(config));
-        note("process", await freshProcessRefresh(configFile));
-        note("pssh", psshRefresh(sb, config, hostsFile));
-        console.error(`${n} hosts, run ${i + 1}/${runs} done`);
-      }
-      await kept.close();
-      const s = (k: string) => `${(median(figures[k]!) / 1000).toFixed(2)} s${answered[k] === n ? "" : ` (${answered[k]}/${n} ok)`}`;
-      rows.push([
-        String(n),
-        s("cold"),
-        s("warm"),
-        s("probe"),
-        s("process"),
-        s("pssh"),
-        `${(median(figures.cold!) / median(figures.pssh!)).toFixed(2)}x`,
-        `${(median(figures.process!) / median(figures.pssh!)).toFixed(2)}x`,
-      ]);
-    }
+    printFigures(await refreshFigures({ sizes, rounds, log: console.error, sandbox }));
   } finally {
-    const { closeFleetTransport } = await import("../lib/fleet/ssh");
-    await closeFleetTransport();
-    if (ownSandbox) await down(sbDir);
-    rmSync(work, { recursive: true, force: true });
+    await runCleanups();
   }
-
-  const header = ["hosts", "transport, new connections", "transport, kept connections", "probeHosts (+DB)", "new tsx process", "parallel-ssh", "new conns / pssh", "process / pssh"];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(" | ")} |`;
-  console.log(`Median of ${runs} runs, ${os.cpus().length} cores; concurrency = hosts for both tools.`);
-  console.log(line(header));
-  console.log(`|${widths.map((w) => "-".repeat(w + 2)).join("|")}|`);
-  for (const r of rows) console.log(line(r));
 }
 
 if (process.argv[2] === CHILD_FLAG) {
@@ -202,7 +194,7 @@ if (process.argv[2] === CHILD_FLAG) {
     console.error(e);
     process.exit(1);
   });
-} else {
+} else if (process.argv[1] && path.resolve(process.argv[1]) === SELF) {
   main().catch((e) => {
     console.error(e);
     process.exit(1);
