@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PACKAGES=(chromium openssh-server openssh-client apt-utils dpkg-dev gnupg sudo xz-utils pssh util-linux)
+PACKAGES=(chromium openssh-server openssh-client apt-utils dpkg-dev gnupg sudo xz-utils pssh dctrl-tools util-linux)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
