@@ -1,7 +1,7 @@
 // Starts the built app (next start) on a fresh SQLite database with one admin user, its API token
 // and a signed-in session, the way e2e/fixtures/global-setup.ts does; measures its memory.
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { existsSync, openSync, readFileSync, readdirSync } from "node:fs";
+import { copyFileSync, existsSync, openSync, readFileSync, readdirSync } from "node:fs";
 import path from "node:path";
 
 export const BENCH_USER = { name: "bench-admin", password: "bench-admin-password-1" };
@@ -18,6 +18,8 @@ export interface RunningApp {
 }
 
 const TSX = ["tsx", "--conditions=react-server"];
+// Only for the environment check of the scripts that prepare and seed a database; nothing listens on it.
+const TEMPLATE_PORT = 3600;
 
 function appEnv(databaseUrl: string, configPath: string, port: number): NodeJS.ProcessEnv {
   return {
@@ -39,16 +41,23 @@ export function ensureBuild(cwd: string, log: (line: string) => void): void {
 }
 
 /** Migrates a new database and adds the bench admin with a token; returns the token. */
-export function prepareDatabase(cwd: string, databaseUrl: string, configPath: string, port: number): string {
-  const env = appEnv(databaseUrl, configPath, port);
-  execFileSync("npx", [...TSX, "scripts/prepare-db.ts"], { cwd, env, stdio: "ignore" });
+export function prepareDatabase(cwd: string, databaseUrl: string, configPath: string): string {
+  const env = appEnv(databaseUrl, configPath, TEMPLATE_PORT);
+  execFileSync("npx", [...TSX, "scripts/prepare-db.ts"], { cwd, env, stdio: ["ignore", "ignore", "inherit"] });
   execFileSync("npx", [...TSX, "scripts/cli.ts", "user", "add", BENCH_USER.name, "--role", "admin"], { cwd, env, input: BENCH_USER.password, stdio: ["pipe", "ignore", "inherit"] });
   return execFileSync("npx", [...TSX, "scripts/cli.ts", "token", "create", BENCH_USER.name, "--label", "bench"], { cwd, env, encoding: "utf8" }).trim();
 }
 
+/** A copy of a prepared database (migrated, with the bench admin), so each app starts from the same one without preparing it again. */
+export function copyDatabase(from: string, to: string): string {
+  const file = (url: string) => url.replace(/^file:/, "");
+  for (const suffix of ["", "-wal"]) if (existsSync(file(from) + suffix)) copyFileSync(file(from) + suffix, file(to) + suffix);
+  return to;
+}
+
 /** Runs a bench/http/seed.ts command against the database (in its own process, so each app has its own client). */
 export function seed(cwd: string, databaseUrl: string, configPath: string, args: string[]): string {
-  const env = appEnv(databaseUrl, configPath, 0);
+  const env = appEnv(databaseUrl, configPath, TEMPLATE_PORT);
   return execFileSync("npx", [...TSX, "bench/http/seed.ts", ...args], { cwd, env, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], maxBuffer: 16 * 1024 * 1024 }).trim();
 }
 
