@@ -7,9 +7,11 @@
 //   npx tsx --conditions=react-server bench/apt-index.ts [--stanzas 60000] [--mb 50] [--runs 5] [--compressions]
 //
 // --compressions instead prints the older table: plain, .gz and .xz, first and next read, peak RSS.
+// --profile instead prints where three warm reads spend their CPU (self time per function).
 import { execFile, spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { statSync } from "node:fs";
 import path from "node:path";
+import { Session } from "node:inspector/promises";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { repositorySchema } from "../lib/config-schema";
@@ -264,6 +266,39 @@ async function compressionsTable(): Promise<void> {
   }
 }
 
+/** Self time per function over three warm reads in this process (the repository server included). */
+async function profileReads(): Promise<void> {
+  const fx = await createSignedRepo();
+  const closeRepo = onCleanup(() => fx.close());
+  try {
+    fx.publish({ builds: BUILDS, filler: arg("stanzas", 60_000) - BUILDS.length, targetBytes: arg("mb", 50) * 1_000_000, compressions: ["none"], detached: false });
+    const config = repoConfig(fx.url, fx.keys.a.armoredPath);
+    await readRepository(config);
+    const session = new Session();
+    session.connect();
+    await session.post("Profiler.enable");
+    await session.post("Profiler.start");
+    const t0 = performance.now();
+    for (let i = 0; i < 3; i++) await readRepository(config);
+    const ms = performance.now() - t0;
+    const { profile } = await session.post("Profiler.stop");
+    session.disconnect();
+    const nodes = new Map(profile.nodes.map((n) => [n.id, n]));
+    const self = new Map<string, number>();
+    // The first sample's delta covers the profiler's own start; it is left out.
+    profile.samples!.forEach((id, i) => {
+      if (i === 0) return;
+      const f = nodes.get(id)!.callFrame;
+      const key = `${f.functionName || "(anonymous)"} ${f.url.replace(`file://${ROOT}/`, "")}${f.lineNumber >= 0 ? `:${f.lineNumber + 1}` : ""}`;
+      self.set(key, (self.get(key) ?? 0) + profile.timeDeltas![i]! / 1000);
+    });
+    console.log(`3 warm reads in ${ms.toFixed(0)} ms; self time per function, per read:`);
+    for (const [k, v] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 15)) console.log(`${(v / 3).toFixed(0).padStart(6)} ms  ${k}`);
+  } finally {
+    await closeRepo();
+  }
+}
+
 async function main(): Promise<void> {
   const mode = process.argv[2];
   if (mode === "--child") return child(process.argv[3]!, process.argv[4]!);
@@ -271,6 +306,7 @@ async function main(): Promise<void> {
   if (mode === "--serve") return serve(process.argv[3]!, process.argv[4]!);
   try {
     if (process.argv.includes("--compressions")) return await compressionsTable();
+    if (process.argv.includes("--profile")) return await profileReads();
     printFigures(await repositoryFigures({ stanzas: arg("stanzas", 60_000), targetBytes: arg("mb", 50) * 1_000_000, rounds: arg("runs", 5), log: console.error }));
   } finally {
     await runCleanups();

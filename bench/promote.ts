@@ -85,6 +85,7 @@ export async function promoteFigures(opts: PromoteOptions): Promise<Figure[]> {
       const peer: number[] = [];
       let oursOk = n;
       let peerOk = n;
+      const failures = new Map<string, number>();
       // Start from a: parallel-ssh puts every host there.
       await psshRun(sb, config, hostsFile, install(a), config.ssh.commandTimeoutSeconds);
       for (let i = 0; i < rounds; i++) {
@@ -96,6 +97,11 @@ export async function promoteFigures(opts: PromoteOptions): Promise<Figure[]> {
         ours.push(performance.now() - t1);
         const d = await getDeployment(started.id);
         oursOk = Math.min(oursOk, d?.counts.succeeded ?? 0);
+        for (const t of d?.hosts ?? []) {
+          if (t.status === "succeeded") continue;
+          const why = `${t.status}${t.errorKind ? ` (${t.errorKind})` : ""}${t.error ? `: ${t.error.split("\n")[0]!.slice(0, 120)}` : ""}`;
+          failures.set(why, (failures.get(why) ?? 0) + 1);
+        }
         const [ms, ok] = await psshRun(sb, config, hostsFile, install(a), config.ssh.commandTimeoutSeconds);
         peer.push(ms);
         peerOk = Math.min(peerOk, ok);
@@ -105,7 +111,7 @@ export async function promoteFigures(opts: PromoteOptions): Promise<Figure[]> {
       const wrong = (await Promise.all(config.hosts.map((h) => installedVersion(box, h.name)))).filter((v) => v !== a).length;
       const ratio = median(ours) / median(peer);
       const checks = [
-        oursOk === n ? "" : `runner: only ${oursOk}/${n} hosts succeeded in some round.`,
+        oursOk === n ? "" : `runner: only ${oursOk}/${n} hosts succeeded in some round (${[...failures].map(([why, c]) => `${c}× ${why}`).join("; ")}).`,
         peerOk === n ? "" : `parallel-ssh: only ${peerOk}/${n} hosts succeeded in some round.`,
         wrong === 0 ? `all ${n} hosts verified on the version after (dpkg-query).` : `${wrong} host(s) not on ${a} after the last round.`,
       ].filter(Boolean);

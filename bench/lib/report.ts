@@ -44,11 +44,11 @@ export function verdict(f: Figure): string {
   if (f.met === null) return "—";
   if (f.met) return "met";
   const bound = /≤\s*([\d.]+)\s*×/.exec(f.goal);
-  if (bound && f.ratio !== null) {
+  if (bound && f.ratio !== null && f.ratio > Number(bound[1])) {
     const limit = Number(bound[1]);
     return `missed by ${Math.round((f.ratio / limit - 1) * 100)}% (${f.ratio.toFixed(2)}× against ≤ ${limit}×)`;
   }
-  return "missed";
+  return f.ratio === null ? "missed" : `missed at ${f.ratio.toFixed(2)}×: see the note`;
 }
 
 export function figureRow(f: Figure): string[] {
