@@ -7,63 +7,18 @@
 //   7  server memory after 4–5, and during an export of every audit event
 // Data is seeded through the app's own writers (bench/http/seed.ts). Every server and sandbox
 // started here is stopped, also on error.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { parse, stringify } from "yaml";
-import { down, up } from "../e2e/sandbox";
 import { median, type Figure, type Sample } from "./lib/figures";
-import { copyDatabase, ensureBuild, prepareDatabase, rssMB, seed, startApp, type RunningApp } from "./http/app";
+import { copyDatabase, ensureBuild, rssMB, seed, startApp, type RunningApp } from "./http/app";
 import { load } from "./http/load";
-import { watchPromotion, type PromotionRun } from "./http/viewers";
+import { promotionFigures } from "./http/promotion";
+import { FULL, loadNote, PORTS, QUICK, tail, template, waitForProbe, fakeFleetConfig, type Sizes, type Template } from "./http/setup";
 
-interface Sizes {
-  rounds: number;
-  seconds: number;
-  connections: number;
-  fewHosts: number;
-  manyHosts: number;
-  fewEvents: number;
-  manyEvents: number;
-  viewers: number;
-  promotionHosts: number;
-}
-
-const FULL: Sizes = { rounds: 5, seconds: 4, connections: 20, fewHosts: 10, manyHosts: 1000, fewEvents: 1000, manyEvents: 500_000, viewers: 200, promotionHosts: 20 };
-const QUICK: Sizes = { rounds: 1, seconds: 1, connections: 5, fewHosts: 10, manyHosts: 50, fewEvents: 200, manyEvents: 2000, viewers: 10, promotionHosts: 3 };
-const PORTS = { few: 3601, many: 3602, promotion: 3603 };
 const MAX_REQUESTS = 20_000;
 
-const loadNote = () => `load average ${os.loadavg().map((l) => l.toFixed(2)).join(" ")} on ${os.cpus().length} cores`;
 const ms = (values: number[]): Sample => ({ values, unit: "ms" });
-
-/** A config with `hosts` hosts at an address nothing listens on (the server's own probe finds them unreachable at once). */
-function fakeFleetConfig(file: string, hosts: number): void {
-  const names = Array.from({ length: hosts }, (_, i) => `bench${String(i + 1).padStart(4, "0")}`);
-  writeFileSync(
-    file,
-    stringify({
-      repository: { url: "http://127.0.0.1:9/", unsigned: true, refreshSeconds: 86_400 },
-      ssh: { user: "root", privateKeyPath: "/nonexistent", knownHostsPath: "/nonexistent", connectTimeoutSeconds: 1 },
-      fleet: { refreshSeconds: 86_400 },
-      hosts: names.map((name) => ({ name, address: "127.0.0.1", port: 9 })),
-      channels: [
-        { name: "canary", hosts: names.slice(0, Math.max(1, Math.floor(hosts / 10))), batchSize: 1, maxFailures: 0 },
-        { name: "beta", hosts: "all", requires: "canary", batchSize: 10, maxFailures: 1 },
-      ],
-    }),
-  );
-}
-
-async function waitForProbe(app: RunningApp): Promise<void> {
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    const res = await fetch(`${app.url}/api/hosts`, { headers: { authorization: `Bearer ${app.token}` } });
-    const body = (await res.json()) as { probe: { running: boolean } | null };
-    if (body.probe && !body.probe.running) return;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
 
 interface AuditSeed {
   ms: number;
@@ -87,18 +42,6 @@ interface Seeded {
 }
 
 /** A database with `hosts` hosts (two probes each) and `events` audit events, and the app on it. */
-interface Template {
-  databaseUrl: string;
-  token: string;
-}
-
-function template(cwd: string, dir: string): Template {
-  const configPath = path.join(dir, "config-template.yaml");
-  fakeFleetConfig(configPath, 1);
-  const databaseUrl = `file:${path.join(dir, "template.db")}`;
-  return { databaseUrl, token: prepareDatabase(cwd, databaseUrl, configPath) };
-}
-
 async function seededApp(cwd: string, dir: string, t: Template, port: number, hosts: number, events: number, log: (l: string) => void): Promise<Seeded> {
   const configPath = path.join(dir, `config-${port}.yaml`);
   const databaseUrl = copyDatabase(t.databaseUrl, `file:${path.join(dir, `bench-${port}.db`)}`);
@@ -113,6 +56,7 @@ async function seededApp(cwd: string, dir: string, t: Template, port: number, ho
     log(`http: ${hosts} hosts, inventory sync + 2 probes (fake transport) in ${(h.ms / 1000).toFixed(1)} s`);
     return { app, hostsMs: h.ms, audit };
   } catch (e) {
+    log(`http: the server on port ${port} logged (tail):\n${tail(app.log)}`);
     await app.stop();
     throw e;
   }
@@ -175,68 +119,6 @@ async function exportGrowth(app: RunningApp): Promise<{ growth: number; bytes: n
   }
   peak = Math.max(peak, rssMB(app.pid));
   return { growth: peak - before, bytes, ms: performance.now() - t0 };
-}
-
-/** A sandbox config for one channel of every host, all in one batch, with no timers in the way. */
-function promotionConfig(sandboxConfig: string, file: string, hosts: number): void {
-  const raw = parse(readFileSync(sandboxConfig, "utf8")) as Record<string, unknown> & { ssh: Record<string, unknown>; repository: Record<string, unknown> };
-  raw.ssh.concurrency = hosts;
-  raw.repository.refreshSeconds = 86_400;
-  raw.fleet = { refreshSeconds: 86_400 };
-  raw.channels = [{ name: "beta", hosts: "all", batchSize: hosts, maxFailures: hosts }];
-  writeFileSync(file, stringify(raw));
-}
-
-async function promotionFigures(cwd: string, dir: string, t: Template, z: Sizes, log: (l: string) => void): Promise<{ figures: Figure[]; rss: number }> {
-  const sbDir = path.join(dir, "sandbox");
-  const t0 = performance.now();
-  const sb = await up({ hosts: z.promotionHosts, dir: sbDir });
-  let app: RunningApp | null = null;
-  try {
-    log(`http: sandbox of ${sb.hosts.length} hosts up in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-    const configPath = path.join(dir, "config-promotion.yaml");
-    promotionConfig(sb.configPath, configPath, z.promotionHosts);
-    const databaseUrl = copyDatabase(t.databaseUrl, `file:${path.join(dir, "bench-promotion.db")}`);
-    app = await startApp({ cwd, dir, databaseUrl, configPath, port: PORTS.promotion, token: t.token });
-    await waitForProbe(app);
-    const versions = [sb.versions[0]!, sb.versions[sb.versions.length - 1]!];
-    const unwatched: PromotionRun[] = [];
-    const watched: PromotionRun[] = [];
-    let n = 0;
-    for (let r = 0; r < z.rounds; r++) {
-      // Alternate which goes first, so neither always follows the other.
-      for (const viewers of r % 2 ? [z.viewers, 0] : [0, z.viewers]) {
-        const run = await watchPromotion(app, { version: versions[n++ % 2]!, viewers, hosts: z.promotionHosts });
-        (viewers ? watched : unwatched).push(run);
-        log(`http: promotion of ${z.promotionHosts} hosts with ${viewers} viewers: ${(run.ms / 1000).toFixed(2)} s, ${run.errors} errors, ${run.sawFinal}/${viewers * 2} viewers saw the end state`);
-      }
-    }
-    const rss = rssMB(app.pid);
-    const w = watched.map((r) => r.ms / 1000);
-    const u = unwatched.map((r) => r.ms / 1000);
-    const errors = watched.reduce((a, r) => a + r.errors, 0);
-    const missed = watched.reduce((a, r) => a + (r.viewers * 2 - r.sawFinal), 0);
-    const allOk = [...watched, ...unwatched].every((r) => r.status === "succeeded");
-    const ratio = median(w) / median(u);
-    return {
-      rss,
-      figures: [
-        {
-          id: `6 promotion watched by ${z.viewers}+${z.viewers}`,
-          what: `promotion of ${z.promotionHosts} sandbox hosts (one batch) with ${z.viewers} viewers of its event stream and ${z.viewers} of /hosts`,
-          ours: { values: w, unit: "s" },
-          peer: { values: u, unit: "s", name: "the same promotion unwatched" },
-          goal: "≤ 1.2×; 0 errors; every viewer sees the final state",
-          ratio,
-          met: ratio <= 1.2 && errors === 0 && missed === 0 && allOk,
-          note: `${errors} viewer errors; ${missed} viewers missed the final state; deployments ${allOk ? "all succeeded" : "not all succeeded"}; server RSS after ${rss.toFixed(0)} MB; ${loadNote()}`,
-        },
-      ],
-    };
-  } finally {
-    await app?.stop();
-    await down(sbDir);
-  }
 }
 
 export async function httpFigures(opts: { quick: boolean; log: (line: string) => void }): Promise<Figure[]> {
@@ -316,6 +198,9 @@ export async function httpFigures(opts: { quick: boolean; log: (line: string) =>
       },
     );
     return figures;
+  } catch (e) {
+    for (const app of apps) opts.log(`http: the server on port ${app.port} logged (tail):\n${tail(app.log)}`);
+    throw e;
   } finally {
     for (const app of apps) await app.stop();
     rmSync(dir, { recursive: true, force: true });
