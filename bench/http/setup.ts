@@ -18,7 +18,7 @@ export interface Sizes {
   promotionHosts: number;
 }
 
-export const FULL: Sizes = { rounds: 5, seconds: 4, connections: 20, fewHosts: 10, manyHosts: 1000, fewEvents: 1000, manyEvents: 500_000, viewers: 200, promotionHosts: 20 };
+export const FULL: Sizes = { rounds: 5, seconds: 3, connections: 20, fewHosts: 10, manyHosts: 1000, fewEvents: 1000, manyEvents: 500_000, viewers: 200, promotionHosts: 20 };
 export const QUICK: Sizes = { rounds: 1, seconds: 1, connections: 5, fewHosts: 10, manyHosts: 50, fewEvents: 200, manyEvents: 2000, viewers: 10, promotionHosts: 3 };
 export const PORTS = { few: 3601, many: 3602, promotion: 3603 };
 

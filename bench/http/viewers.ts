@@ -1,11 +1,11 @@
 // One promotion through the API, optionally watched by live viewers: each deployment viewer reads
-// the server-sent event stream to its `end`; each /hosts viewer reloads the page every second. The
-// time is from the promote request until the deployment reads as ended (polled every 100 ms, the
-// same way watched or not).
+// the server-sent event stream to its `end`; each /hosts viewer reloads the page every 5 s (the page
+// has no live refresh of its own). The time is from the promote request until the deployment reads
+// as ended (polled every 100 ms, the same way watched or not).
 import type { RunningApp } from "./app";
 
 const ENDED = new Set(["succeeded", "failed", "partial", "cancelled", "interrupted"]);
-const HOSTS_RELOAD_MS = 1000;
+const HOSTS_RELOAD_MS = 5000;
 const MAX_PROMOTION_MS = 300_000;
 
 export interface PromotionRun {

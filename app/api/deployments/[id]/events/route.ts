@@ -13,7 +13,72 @@ const NOTIFICATIONS_GRACE_MS = 90_000;
 const MAX_STREAM_MS = 5 * 60_000;
 // A client that reads nothing for this long is dropped rather than queued for.
 const STALLED_MS = 30_000;
+// How often each stream checks its own clock (keepalive, grace, stall, age): no database read.
+const TICK_MS = 1000;
 const ENDED = new Set(["succeeded", "failed", "partial", "cancelled", "interrupted"]);
+
+/** What a stream sends: the deployment as JSON, with the two facts the stream decides on. */
+interface Snapshot {
+  text: string;
+  status: string;
+  sending: boolean;
+}
+type Update = { snapshot: Snapshot } | { gone: true } | { failed: true };
+type Listener = (u: Update) => void;
+
+interface Watch {
+  listeners: Set<Listener>;
+  latest: Snapshot | null;
+}
+
+function snapshotOf(d: NonNullable<Awaited<ReturnType<typeof getDeployment>>>): Snapshot {
+  return { text: JSON.stringify(deploymentJson(d)), status: d.status, sending: d.notifications.some((n) => n.status === "pending" || n.status === "sending") };
+}
+
+// One reader per deployment per process, however many people watch it: each poll reads the
+// deployment once and hands a changed state to every stream (200 viewers polling for themselves
+// read it 400 times a second and slowed the run they watched).
+const globalForWatches = globalThis as unknown as { scapDeploymentWatches?: Map<number, Watch> };
+const watches = (globalForWatches.scapDeploymentWatches ??= new Map<number, Watch>());
+
+function watch(id: number, first: Snapshot, listener: Listener): () => void {
+  let w = watches.get(id);
+  if (!w) {
+    const created: Watch = { listeners: new Set(), latest: first };
+    watches.set(id, created);
+    w = created;
+    void (async () => {
+      try {
+        for (;;) {
+          await new Promise((r) => setTimeout(r, POLL_MS));
+          if (created.listeners.size === 0) break;
+          const next = await getDeployment(id);
+          if (!next) {
+            for (const l of created.listeners) l({ gone: true });
+            break;
+          }
+          const s = snapshotOf(next);
+          if (s.text !== created.latest?.text) {
+            created.latest = s;
+            for (const l of created.listeners) l({ snapshot: s });
+          }
+        }
+      } catch (e) {
+        console.error(`[api] deployment ${id} event stream failed`, e);
+        for (const l of created.listeners) l({ failed: true });
+      } finally {
+        if (watches.get(id) === created) watches.delete(id);
+      }
+    })();
+  }
+  w.listeners.add(listener);
+  // A late viewer gets the newest state the reader has, which may be newer than its own first read.
+  if (w.latest && w.latest.text !== first.text) listener({ snapshot: w.latest });
+  const own = w;
+  return () => {
+    own.listeners.delete(listener);
+  };
+}
 
 /**
  * Server-sent events of one deployment's state, read from the database (so it shows a runner in any
@@ -28,67 +93,82 @@ export const GET = route(async (request, { params }: { params: Promise<{ id: str
 
   const encoder = new TextEncoder();
   let closed = false;
+  let stop = () => {};
   const stream = new ReadableStream<Uint8Array>({
-    async start(controller) {
-      const send = (event: string, data: string) => {
-        if (!closed) controller.enqueue(encoder.encode(`event: ${event}\ndata: ${data}\n\n`));
+    start(controller) {
+      const openedAt = Date.now();
+      let lastText = "";
+      let lastSentAt = Date.now();
+      let current = snapshotOf(first);
+      let pending: Snapshot | null = current;
+      let endedAt: number | null = null;
+      let stalledSince: number | null = null;
+      let unwatch = () => {};
+      let tick: ReturnType<typeof setInterval> | undefined = undefined;
+      const enqueue = (text: string) => {
+        if (!closed) controller.enqueue(encoder.encode(text));
       };
       const close = () => {
         if (closed) return;
         closed = true;
+        clearInterval(tick);
+        unwatch();
         try {
           controller.close();
         } catch {
           // Already closed by the client.
         }
       };
-      request.signal.addEventListener("abort", close, { once: true });
-      let last = "";
-      let lastSentAt = Date.now();
-      let current = first;
-      let endedAt: number | null = null;
-      const openedAt = Date.now();
-      let stalledSince: number | null = null;
-      try {
-        for (;;) {
-          const text = JSON.stringify(deploymentJson(current));
-          if (text !== last) {
-            send("state", text);
-            last = text;
-            lastSentAt = Date.now();
-          } else if (Date.now() - lastSentAt > KEEPALIVE_MS) {
-            if (!closed) controller.enqueue(encoder.encode(": keepalive\n\n"));
-            lastSentAt = Date.now();
-          }
-          if (ENDED.has(current.status)) {
-            // Its webhook messages settle after it ends; follow them a while longer.
-            endedAt ??= Date.now();
-            const sending = current.notifications.some((n) => n.status === "pending" || n.status === "sending");
-            if (!sending || Date.now() - endedAt > NOTIFICATIONS_GRACE_MS) {
-              send("end", JSON.stringify({ status: current.status }));
-              break;
-            }
-          }
-          await new Promise((r) => setTimeout(r, POLL_MS));
-          if (closed) break;
-          if (Date.now() - openedAt > MAX_STREAM_MS) break;
-          if ((controller.desiredSize ?? 1) <= 0) {
-            stalledSince ??= Date.now();
-            if (Date.now() - stalledSince > STALLED_MS) break;
-            continue;
-          }
-          stalledSince = null;
-          const next = await getDeployment(id);
-          if (!next) break;
-          current = next;
+      stop = close;
+      // Sends the newest state unless the client is behind (then the next one replaces it), and the end once it has ended.
+      const flush = () => {
+        if (closed) return;
+        if ((controller.desiredSize ?? 1) <= 0) {
+          stalledSince ??= Date.now();
+          if (Date.now() - stalledSince > STALLED_MS) close();
+          return;
         }
-      } catch (e) {
-        console.error(`[api] deployment ${id} event stream failed`, e);
-        send("error", JSON.stringify({ message: "The live view lost the database; reload the page." }));
-      }
-      close();
+        stalledSince = null;
+        if (pending && pending.text !== lastText) {
+          enqueue(`event: state\ndata: ${pending.text}\n\n`);
+          lastText = pending.text;
+          lastSentAt = Date.now();
+        }
+        pending = null;
+        if (ENDED.has(current.status)) {
+          // Its webhook messages settle after it ends; follow them a while longer.
+          endedAt ??= Date.now();
+          if (!current.sending || Date.now() - endedAt > NOTIFICATIONS_GRACE_MS) {
+            enqueue(`event: end\ndata: ${JSON.stringify({ status: current.status })}\n\n`);
+            close();
+          }
+        }
+      };
+      request.signal.addEventListener("abort", close, { once: true });
+      flush();
+      if (closed) return;
+      unwatch = watch(id, current, (u) => {
+        if ("snapshot" in u) {
+          current = u.snapshot;
+          pending = u.snapshot;
+          flush();
+        } else if ("gone" in u) close();
+        else {
+          enqueue(`event: error\ndata: ${JSON.stringify({ message: "The live view lost the database; reload the page." })}\n\n`);
+          close();
+        }
+      });
+      tick = setInterval(() => {
+        if (Date.now() - openedAt > MAX_STREAM_MS) return close();
+        flush();
+        if (!closed && Date.now() - lastSentAt > KEEPALIVE_MS && (controller.desiredSize ?? 1) > 0) {
+          enqueue(": keepalive\n\n");
+          lastSentAt = Date.now();
+        }
+      }, TICK_MS);
     },
     cancel() {
+      stop();
       closed = true;
     },
   });
