@@ -71,9 +71,8 @@ function watch(id: number, first: Snapshot, listener: Listener): () => void {
       }
     })();
   }
+  // A late viewer's own first read is at least as new as the reader's last one: it starts from that.
   w.listeners.add(listener);
-  // A late viewer gets the newest state the reader has, which may be newer than its own first read.
-  if (w.latest && w.latest.text !== first.text) listener({ snapshot: w.latest });
   const own = w;
   return () => {
     own.listeners.delete(listener);
