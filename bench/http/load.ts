@@ -7,6 +7,8 @@ export interface LoadResult {
   requests: number;
   /** Network errors, timeouts and non-2xx answers. */
   errors: number;
+  /** No request was answered within the round; p95 is then the round's length, a lower bound. */
+  unanswered: boolean;
 }
 
 export function percentile(xs: number[], p: number): number {
@@ -23,5 +25,7 @@ export async function load(url: string, headers: Record<string, string>, o: { co
     if (latencies.length === o.maxRequests) instance.stop();
   });
   const r = await instance;
-  return { p95: percentile(latencies, 95), requests: r.requests.total, errors: r.errors + r.timeouts + r.non2xx };
+  // No answer within the round: the p95 is at least the round's length, which is what is reported.
+  if (latencies.length === 0) return { p95: o.seconds * 1000, requests: 0, errors: r.errors + r.timeouts + r.non2xx, unanswered: true };
+  return { p95: percentile(latencies, 95), requests: r.requests.total, errors: r.errors + r.timeouts + r.non2xx, unanswered: false };
 }
