@@ -52,20 +52,28 @@ function versionCommand(config: AppConfig): string {
   return renderCommand(config.commands.version, { package: config.repository.package });
 }
 
-/** One refresh with the app's transport over new connections; resolves to [ms, hosts answered]. */
-async function transportRefresh(config: AppConfig): Promise<[number, number]> {
+/** One refresh with the app's transport over new connections; resolves to [ms, hosts answered, first error]. */
+async function transportRefresh(config: AppConfig): Promise<[number, number, string | null]> {
   const { createFleetTransport } = await import("../lib/fleet/ssh");
   const t = createFleetTransport(config.ssh);
   const command = versionCommand(config);
+  let error: string | null = null;
   const t0 = performance.now();
-  const results = await Promise.all(config.hosts.map((h) => t.exec(h, command, { fresh: true }).then((r) => r.exitCode === 0, () => false)));
+  const results = await Promise.all(
+    config.hosts.map((h) =>
+      t.exec(h, command, { fresh: true }).then(
+        (r) => r.exitCode === 0 || ((error ??= `${h.name}: exit ${r.exitCode}`), false),
+        (e: unknown) => ((error ??= `${h.name}: ${e instanceof Error ? e.message.split("\n")[0] : String(e)}`), false),
+      ),
+    ),
+  );
   const ms = performance.now() - t0;
   await t.close();
-  return [ms, results.filter(Boolean).length];
+  return [ms, results.filter(Boolean).length, error];
 }
 
 /** A whole refresh in a new `tsx` process: Node start, module load, connections, exit. */
-function freshProcessRefresh(configFile: string): Promise<[number, number]> {
+function freshProcessRefresh(configFile: string): Promise<[number, number, string | null]> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
     const tsx = path.join(path.dirname(SELF), "..", "node_modules", ".bin", "tsx");
@@ -76,7 +84,8 @@ function freshProcessRefresh(configFile: string): Promise<[number, number]> {
     child.on("close", (code) => {
       const ms = performance.now() - t0;
       if (code !== 0) return reject(new Error(`refresh child exited ${code}`));
-      resolve([ms, JSON.parse(out).ok as number]);
+      const r = JSON.parse(out) as { ok: number; error?: string | null };
+      resolve([ms, r.ok, r.error ?? null]);
     });
   });
 }
@@ -120,9 +129,11 @@ export async function refreshFigures(opts: RefreshOptions): Promise<Figure[]> {
       const command = versionCommand(config);
       const ms: Record<"probe" | "process" | "pssh", number[]> = { probe: [], process: [], pssh: [] };
       const answered: Record<string, number> = {};
-      const note = (k: keyof typeof ms, [t, ok]: [number, number]) => {
+      const errors: Record<string, string> = {};
+      const note = (k: keyof typeof ms, [t, ok, error]: [number, number, (string | null)?]) => {
         ms[k].push(t);
         answered[k] = Math.min(answered[k] ?? n, ok);
+        if (error && !errors[k]) errors[k] = error;
       };
       // Seeding: the inventory and a first observation through the app's own writer (probeHosts).
       const s0 = performance.now();
@@ -136,7 +147,7 @@ export async function refreshFigures(opts: RefreshOptions): Promise<Figure[]> {
         note("pssh", await psshRun(sb, config, hostsFile, command, 60));
         log(`refresh ${n} hosts, round ${i + 1}/${rounds}: probeHosts ${(ms.probe.at(-1)! / 1000).toFixed(2)} s, fresh process ${(ms.process.at(-1)! / 1000).toFixed(2)} s, parallel-ssh ${(ms.pssh.at(-1)! / 1000).toFixed(2)} s`);
       }
-      const short = (k: string) => (answered[k] === n ? "" : ` ${k}: only ${answered[k]}/${n} hosts answered.`);
+      const short = (k: string) => (answered[k] === n ? "" : ` ${k}: only ${answered[k]}/${n} hosts answered in some round${errors[k] ? ` (first error: ${errors[k]})` : ""}.`);
       const peer = { name: "parallel-ssh", values: ms.pssh.map((v) => v / 1000), unit: "s" as const };
       const ratio = median(ms.probe) / median(ms.pssh);
       const judged = n >= 50;
@@ -170,8 +181,9 @@ export async function refreshFigures(opts: RefreshOptions): Promise<Figure[]> {
 
 async function child(configFile: string) {
   const config = readConfigFile(configFile);
-  const [, ok] = await transportRefresh(config);
-  process.stdout.write(JSON.stringify({ ok }));
+  const [, ok, error] = await transportRefresh(config);
+  if (error) console.error(`fresh-process refresh: ${ok}/${config.hosts.length} answered; first error: ${error}`);
+  process.stdout.write(JSON.stringify({ ok, error }));
 }
 
 async function main() {
