@@ -2,6 +2,7 @@
 // and a signed-in session, the way e2e/fixtures/global-setup.ts does; measures its memory.
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { copyFileSync, existsSync, openSync, readFileSync, readdirSync } from "node:fs";
+import { createServer } from "node:net";
 import path from "node:path";
 
 export const BENCH_USER = { name: "bench-admin", password: "bench-admin-password-1" };
@@ -94,8 +95,26 @@ async function signIn(url: string): Promise<string> {
   return session;
 }
 
+const PORT_RANGE = { first: 3601, last: 3699 };
+
+function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once("error", () => resolve(false));
+    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
+  });
+}
+
+/** The first free loopback port in 3601–3699 from `from` on: another bench run may hold the usual ones. */
+export async function freePort(from: number): Promise<number> {
+  for (let port = Math.max(from, PORT_RANGE.first); port <= PORT_RANGE.last; port++) if (await portIsFree(port)) return port;
+  throw new Error(`no free port in ${PORT_RANGE.first}–${PORT_RANGE.last} for the bench's server`);
+}
+
 /** Starts `next start` on the database (already prepared) and signs in. */
-export async function startApp(o: { cwd: string; dir: string; databaseUrl: string; configPath: string; port: number; token: string }): Promise<RunningApp> {
+export async function startApp(opts: { cwd: string; dir: string; databaseUrl: string; configPath: string; port: number; token: string }): Promise<RunningApp> {
+  // A server already on the port would answer the health check in this one's place.
+  const o = { ...opts, port: await freePort(opts.port) };
   const logFile = path.join(o.dir, `server-${o.port}.log`);
   const out = openSync(logFile, "a");
   const child = spawn(path.join(o.cwd, "node_modules/.bin/next"), ["start", "-H", "127.0.0.1", "-p", String(o.port)], {
