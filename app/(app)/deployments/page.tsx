@@ -3,8 +3,8 @@ import Link from "next/link";
 import { requirePageUser } from "@/lib/auth/guard";
 import { getConfig } from "@/lib/config";
 import { DEPLOYMENT_STATUSES, deploymentListSchema, listDeployments } from "@/lib/deploy/queries";
-import { Badge, EmptyState, OlderPageLink, PageHeader, Time } from "../../_components/ui";
-import { DEPLOYMENT_TONE } from "./status";
+import { EmptyState, OlderPageLink, PageHeader } from "../../_components/ui";
+import { DeploymentsTable } from "./deployments-table";
 
 export const metadata: Metadata = { title: "Deployments" };
 export const dynamic = "force-dynamic";
@@ -18,7 +18,6 @@ export default async function DeploymentsPage({ searchParams }: { searchParams: 
   const q = parsed.success ? parsed.data : deploymentListSchema.parse({});
   const { deployments, nextCursor } = await listDeployments(q);
   const channels = getConfig()?.channels.map((c) => c.name) ?? [];
-  const now = new Date();
   const filter = new URLSearchParams({ ...(q.channel ? { channel: q.channel } : {}), ...(q.status ? { status: q.status } : {}) });
   return (
     <>
@@ -56,59 +55,7 @@ export default async function DeploymentsPage({ searchParams }: { searchParams: 
           Promote a build from the Builds page or a channel&apos;s page; its hosts and outcome will be listed here.
         </EmptyState>
       ) : (
-        <div className="card table-wrap">
-          <table className="data" data-testid="deployments-table">
-            <thead>
-              <tr>
-                <th>#</th>
-                <th>Channel</th>
-                <th>Version</th>
-                <th>Status</th>
-                <th>Hosts</th>
-                <th>By</th>
-                <th>When</th>
-                <th>Reason</th>
-              </tr>
-            </thead>
-            <tbody>
-              {deployments.map((d) => (
-                <tr key={d.id} data-testid="deployment-row" data-id={d.id}>
-                  <td className="mono">
-                    <Link className="text-indigo-600 hover:underline dark:text-indigo-400" href={`/deployments/${d.id}`}>
-                      {d.id}
-                    </Link>
-                  </td>
-                  <td className="whitespace-nowrap">
-                    <Link className="hover:underline" href={`/channels/${d.channel}`}>
-                      {d.channel}
-                    </Link>{" "}
-                    {d.kind === "rollback" ? <Badge tone="amber">rollback</Badge> : null}
-                    {d.retryOf ? <Badge tone="slate">retry of {d.retryOf}</Badge> : null}
-                  </td>
-                  <td className="mono min-w-44 break-all">
-                    <Link className="hover:underline" href={`/deployments/${d.id}`}>
-                      {d.version}
-                    </Link>
-                  </td>
-                  <td>
-                    <Badge tone={DEPLOYMENT_TONE[d.status] ?? "slate"}>{d.status}</Badge>
-                  </td>
-                  <td className="whitespace-nowrap">
-                    {d.counts.succeeded}/{d.counts.total}
-                    {d.counts.failed ? <span className="text-rose-600"> ({d.counts.failed} failed)</span> : null}
-                  </td>
-                  <td>{d.actor}</td>
-                  <td className="whitespace-nowrap">
-                    <Time at={d.createdAt} now={now} />
-                  </td>
-                  <td className="max-w-xs truncate" title={d.reason}>
-                    {d.reason}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DeploymentsTable deployments={deployments} testId="deployments-table" rowTestId="deployment-row" />
       )}
       <OlderPageLink href={nextCursor ? `/deployments?${new URLSearchParams({ ...Object.fromEntries(filter), cursor: String(nextCursor) })}` : null}>Older deployments →</OlderPageLink>
     </>

@@ -13,7 +13,7 @@ import { DeployButton } from "../../../_components/deploy-dialog";
 import { NotConfigured } from "../../../_components/not-configured";
 import { Badge, EmptyState, formatUtc, PageHeader, Time } from "../../../_components/ui";
 import { ChannelAdmin } from "./channel-admin";
-import { DEPLOYMENT_TONE } from "../../deployments/status";
+import { DeploymentsTable } from "../../deployments/deployments-table";
 
 export const dynamic = "force-dynamic";
 
@@ -171,48 +171,7 @@ export default async function ChannelPage({ params }: { params: Promise<{ name: 
       {history.deployments.length === 0 ? (
         <EmptyState title="No deployment of this channel yet." />
       ) : (
-        <div className="card table-wrap">
-          <table className="data" data-testid="channel-history">
-            <thead>
-              <tr>
-                <th>#</th>
-                <th>Version</th>
-                <th>Status</th>
-                <th>Hosts</th>
-                <th>By</th>
-                <th>When</th>
-                <th>Reason</th>
-              </tr>
-            </thead>
-            <tbody>
-              {history.deployments.map((d) => (
-                <tr key={d.id} data-testid="history-row">
-                  <td className="mono">
-                    <Link className="text-indigo-600 hover:underline dark:text-indigo-400" href={`/deployments/${d.id}`}>
-                      {d.id}
-                    </Link>
-                  </td>
-                  <td className="mono min-w-44 break-all">
-                    {d.version} {d.kind === "rollback" ? <Badge tone="amber">rollback</Badge> : null}
-                  </td>
-                  <td>
-                    <Badge tone={DEPLOYMENT_TONE[d.status] ?? "slate"}>{d.status}</Badge>
-                  </td>
-                  <td className="whitespace-nowrap">
-                    {d.counts.succeeded}/{d.counts.total}
-                  </td>
-                  <td>{d.actor}</td>
-                  <td className="whitespace-nowrap">
-                    <Time at={d.createdAt} now={now} />
-                  </td>
-                  <td className="max-w-xs truncate" title={d.reason}>
-                    {d.reason}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DeploymentsTable deployments={history.deployments} showChannel={false} testId="channel-history" rowTestId="history-row" />
       )}
     </>
   );
