@@ -2,6 +2,7 @@ import "server-only";
 import { z } from "zod";
 import { getDb, type Prisma } from "../db";
 import { Prisma as Sql } from "../generated/prisma/client";
+import { fromRaw, type AuditRow, type RawRow } from "./raw-row";
 import { summarizeEvent, summaryText, type DeploymentContext, type Segment } from "./summary";
 
 const text = (max: number) => z.string().trim().max(max).optional().transform((v) => (v ? v : undefined));
@@ -61,33 +62,7 @@ export interface AuditEventView {
   summary: string;
 }
 
-type Row = Awaited<ReturnType<ReturnType<typeof getDb>["auditEvent"]["findFirstOrThrow"]>>;
-
-// Lists and the export read raw rows (plain SQL, any database): Prisma's row mapping would double
-// their time, and its `contains` would take % and _ in the text as wildcards.
-interface RawRow {
-  id: number | bigint;
-  seq: number | bigint | null;
-  at: Date | string;
-  actorId: number | bigint | null;
-  actorName: string;
-  source: string;
-  action: string;
-  target: string | null;
-  channel: string | null;
-  version: string | null;
-  payload: string;
-  ip: string | null;
-  userAgent: string | null;
-  prevHash: string | null;
-  hash: string | null;
-}
-
-const num = (v: number | bigint | null) => (v === null ? null : Number(v));
-
-function fromRaw(r: RawRow): Row {
-  return { ...r, id: Number(r.id), seq: num(r.seq), actorId: num(r.actorId), at: r.at instanceof Date ? r.at : new Date(r.at) };
-}
+type Row = AuditRow;
 
 /**
  * The filter as SQL conditions; with the keyset on (at, id) each is a range the indexes (at),

@@ -1,6 +1,7 @@
 import "server-only";
 import type { Actor } from "./log";
 import { ensureChained, eventHash } from "./chain";
+import { fromRaw, type RawRow } from "./raw-row";
 import { authorize } from "../auth/authorize";
 import { getDb } from "../db";
 import { startTimer } from "../background";
@@ -25,29 +26,6 @@ export interface StoredVerdict extends ChainVerdict {
 
 const PAGE = 5000;
 
-interface RawRow {
-  id: number | bigint;
-  seq: number | bigint | null;
-  at: Date | string;
-  actorId: number | bigint | null;
-  actorName: string;
-  source: string;
-  action: string;
-  target: string | null;
-  channel: string | null;
-  version: string | null;
-  payload: string;
-  ip: string | null;
-  userAgent: string | null;
-  prevHash: string | null;
-  hash: string | null;
-}
-
-const num = (v: number | bigint | null) => (v === null ? null : Number(v));
-
-function normalise(r: RawRow) {
-  return { ...r, id: Number(r.id), seq: num(r.seq), actorId: num(r.actorId), at: r.at instanceof Date ? r.at : new Date(r.at) };
-}
 
 /**
  * Walks every audit event in the order written and checks that each one's content matches its
@@ -80,7 +58,7 @@ export async function verifyAuditChain(opts: { anchor?: { seq: number; hash: str
     const page = await db.$queryRaw<RawRow[]>`SELECT "id", "seq", "at", "actorId", "actorName", "source", "action", "target", "channel", "version", "payload", "ip", "userAgent", "prevHash", "hash"
       FROM "AuditEvent" WHERE "id" > ${after} ORDER BY "id" LIMIT ${PAGE}`;
     if (page.length === 0) break;
-    const rows = page.map(normalise);
+    const rows = page.map(fromRaw);
     for (const row of rows) {
       events++;
       const expected = (prev?.seq ?? 0) + 1;
