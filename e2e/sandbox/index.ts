@@ -18,6 +18,7 @@ export {
   installedVersion,
   sshCommand,
   sandboxProcesses,
+  hostCommands,
   status,
   DEFAULT_VERSIONS,
   DEFAULT_SLOW_DELAY_MS,

@@ -89,11 +89,17 @@ export async function createKeys(dir: string) {
 
 // ---- debs ------------------------------------------------------------------------------------
 
-/** Builds DIR/debs/scap_V_all.deb once. */
-export async function buildDeb(dir: string, version: string): Promise<string> {
+/**
+ * Builds DIR/debs/scap_V_all.deb once. `failingPostinst`: its maintainer script exits 1, so dpkg
+ * leaves the package half-configured (only for a version not built before).
+ */
+export async function buildDeb(dir: string, version: string, opts: { failingPostinst?: boolean } = {}): Promise<string> {
   assertDebianVersion(version);
   const out = builtDebPath(dir, version);
-  if (await exists(out)) return out;
+  if (await exists(out)) {
+    if (opts.failingPostinst) throw new Error(`${version} was built before; a build with a failing postinst needs a version of its own`);
+    return out;
+  }
   const work = await fsp.mkdtemp(path.join(dir, ".deb-build-"));
   try {
     await fsp.mkdir(path.join(work, "DEBIAN"), { mode: 0o755 });
@@ -115,6 +121,9 @@ export async function buildDeb(dir: string, version: string): Promise<string> {
     // The version is grammar-checked above, so it contains no quote and is safe inside '...'.
     const script = `#!/bin/sh\necho '${version}'\n`;
     await fsp.writeFile(path.join(work, "usr", "bin", PACKAGE), script, { mode: 0o755 });
+    if (opts.failingPostinst) {
+      await fsp.writeFile(path.join(work, "DEBIAN", "postinst"), "#!/bin/sh\necho 'postinst: configuration failed (sandbox fault)' >&2\nexit 1\n", { mode: 0o755 });
+    }
     await fsp.mkdir(path.dirname(out), { recursive: true });
     // Built aside and renamed, so a concurrent build of the same version never leaves half a file.
     const tmp = path.join(work, "..", `.${path.basename(work)}.deb`);

@@ -545,9 +545,13 @@ export async function restoreRepository(sb: Sandbox): Promise<void> {
   });
 }
 
-/** What CI does when scap merges: build the deb, add it to the pool, re-index, re-sign. */
-export async function publishBuild(sb: Sandbox, version: string): Promise<void> {
+/**
+ * What CI does when scap merges: build the deb, add it to the pool, re-index, re-sign.
+ * `failingPostinst`: the build's maintainer script fails (dpkg exits 1, the package stays half-configured).
+ */
+export async function publishBuild(sb: Sandbox, version: string, opts: { failingPostinst?: boolean } = {}): Promise<void> {
   assertDebianVersion(version);
+  if (opts.failingPostinst) await buildDeb(sb.dir, version, { failingPostinst: true });
   await mutate(sb, async (state) => {
     const published = await sortVersions([...state.repo.published, version]);
     await publishIndex(layoutOf(state), published);
@@ -642,6 +646,19 @@ export async function sandboxProcesses(sb: Sandbox): Promise<Proc[]> {
   const index = namespaceIndex();
   for (const h of state.hosts) for (const p of hostProcesses(h, index)) procs.set(p.pid, p);
   return [...procs.values()];
+}
+
+/**
+ * What runs on a host besides its sshd listener (and a hang listener): sessions and the commands
+ * they started, each with its command line. Empty when nothing runs there.
+ */
+export async function hostCommands(sb: Sandbox, name: string): Promise<{ pid: number; cmdline: string }[]> {
+  const host = await hostOf(sb, name);
+  const listeners = new Set([host.sshd?.pid, host.hang?.pid]);
+  return hostProcesses(host)
+    .filter((p) => !listeners.has(p.pid))
+    .map((p) => ({ pid: p.pid, cmdline: readCmdline(p.pid).join(" ") }))
+    .filter((p) => p.cmdline !== "");
 }
 
 export async function status(sb: Sandbox): Promise<SandboxStatus> {
