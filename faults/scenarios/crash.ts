@@ -10,7 +10,7 @@ import { execFileSync } from "node:child_process";
 export async function hostsIdle(suite: Suite, hosts: readonly string[], ms: number): Promise<number> {
   const t0 = Date.now();
   await until(`the hosts' own commands to end`, ms, async () => {
-    for (const h of hosts) if ((await hostCommands(suite.sb, h)).length) return undefined;
+    for (const h of hosts) if ((await hostCommands(suite.sb, h)).some((p) => !p.cmdline.startsWith("sshd:"))) return undefined;
     return true;
   }, 500);
   return (Date.now() - t0) / 1000;

@@ -1,5 +1,6 @@
 // Every scenario of the fault suite, in the order they run.
 import type { Scenario } from "../index";
 import { CRASH } from "./crash";
+import { HOSTS_FAILING } from "./hosts";
 
-export const SCENARIOS: Scenario[] = [...CRASH];
+export const SCENARIOS: Scenario[] = [...CRASH, ...HOSTS_FAILING];

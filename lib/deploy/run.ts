@@ -382,10 +382,10 @@ function exitText(r: ExecResult): string {
   return r.exitCode !== null ? `exit status ${r.exitCode}` : `killed by ${r.signal ?? "a signal"}`;
 }
 
-/** The line that says what went wrong: apt's last `E:` line, else the last line of stderr. */
+/** The line that says what went wrong: apt's first `E:` line (the cause; later ones sum up), else the last line of stderr. */
 function lastLine(r: ExecResult): string {
   const lines = `${r.stderr}\n${r.stdout}`.split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
-  const line = lines.filter((l) => /^E: /.test(l)).at(-1) ?? r.stderr.split(/\r?\n/).map((l) => l.trim()).filter(Boolean).at(-1);
+  const line = lines.find((l) => /^E: /.test(l)) ?? r.stderr.split(/\r?\n/).map((l) => l.trim()).filter(Boolean).at(-1);
   return line ? `: ${line.length > 300 ? `${line.slice(0, 300)}…` : line}` : "";
 }
 
