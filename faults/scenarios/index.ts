@@ -2,5 +2,6 @@
 import type { Scenario } from "../index";
 import { CRASH } from "./crash";
 import { HOSTS_FAILING } from "./hosts";
+import { REPOSITORY } from "./repository";
 
-export const SCENARIOS: Scenario[] = [...CRASH, ...HOSTS_FAILING];
+export const SCENARIOS: Scenario[] = [...CRASH, ...HOSTS_FAILING, ...REPOSITORY];
