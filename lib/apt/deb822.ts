@@ -226,6 +226,166 @@ export class Deb822Parser {
   }
 }
 
+const NL = 10;
+const UTF8_BOM = [0xef, 0xbb, 0xbf];
+// "K" (U+212A KELVIN SIGN) is the one non-ASCII character whose toLowerCase() is ASCII ("k").
+const KELVIN = [0xe2, 0x84, 0xaa];
+
+function asBuffer(chunk: Uint8Array): Buffer {
+  return Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+}
+
+/** The whitespace String.prototype.trim removes that is ASCII; the rest of it is not ASCII. */
+function isAsciiTrimmed(c: number): boolean {
+  return c === SPACE || (c >= TAB && c <= CR);
+}
+
+function isBlankBytes(b: Uint8Array, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) {
+    const c = b[i];
+    if (c !== SPACE && c !== TAB && c !== CR) return false;
+  }
+  return true;
+}
+
+/**
+ * Offset of the value after `name` and its colon when the line [start, end) is that field, else -1.
+ * `name` is lower-case ASCII; the line's name matches it as toLowerCase() would.
+ */
+function fieldValueStart(b: Uint8Array, start: number, end: number, name: Uint8Array): number {
+  let i = start;
+  for (let k = 0; k < name.length; k++) {
+    const want = name[k]!;
+    if (i >= end) return -1;
+    const c = b[i]!;
+    if (c === want || (c >= 65 && c <= 90 && c + 32 === want)) {
+      i++;
+      continue;
+    }
+    if (want === 107 /* k */ && c === KELVIN[0] && b[i + 1] === KELVIN[1] && b[i + 2] === KELVIN[2]) {
+      i += 3;
+      continue;
+    }
+    return -1;
+  }
+  return i < end && b[i] === COLON ? i + 1 : -1;
+}
+
+/**
+ * Selects paragraphs on the raw UTF-8 bytes: the same paragraphs, line numbers, count and errors
+ * as Deb822Parser with `select`, but only the selected paragraphs are decoded and parsed. Lines
+ * are found with Buffer.indexOf; a line is looked at only for its first byte, except blank-looking
+ * lines and lines that may be the selecting field.
+ */
+export class Deb822Selector {
+  private readonly onParagraph: (p: Deb822Paragraph) => void;
+  private readonly field: Uint8Array;
+  private readonly values: ReadonlySet<string>;
+  private readonly valueBytes: Uint8Array[];
+  /** Decodes selected paragraphs; a BOM inside the input is text, as it is for a whole-input decoder. */
+  private readonly decoder = new TextDecoder("utf-8", { ignoreBOM: true });
+  private buf: Buffer = Buffer.alloc(0);
+  private pos = 0;
+  private paraStart = -1;
+  private paraLine = 0;
+  private selected = false;
+  private lineNo = 1;
+  private atInputStart = true;
+  private ended = false;
+  paragraphs = 0;
+
+  constructor(options: { onParagraph: (paragraph: Deb822Paragraph) => void; select: { field: string; values: Iterable<string> } }) {
+    this.onParagraph = options.onParagraph;
+    const field = options.select.field.toLowerCase();
+    if (!/^[\x21-\x7e]+$/.test(field) || field.includes(":")) throw new Error(`Deb822Selector: field ${JSON.stringify(field)} is not a plain ASCII name`);
+    this.field = Buffer.from(field, "latin1");
+    this.values = new Set(options.select.values);
+    this.valueBytes = [...this.values].map((v) => Buffer.from(v, "utf8"));
+  }
+
+  write(chunk: Uint8Array): void {
+    if (this.ended) throw new Error("Deb822Selector: write after end");
+    if (chunk.length === 0) return;
+    const incoming = asBuffer(chunk);
+    this.buf = this.buf.length === 0 ? incoming : Buffer.concat([this.buf, incoming]);
+    this.scan(false);
+  }
+
+  end(): void {
+    if (this.ended) return;
+    this.scan(true);
+    this.finishParagraph(this.buf.length);
+    this.ended = true;
+    this.buf = Buffer.alloc(0);
+  }
+
+  private scan(final: boolean): void {
+    const buf = this.buf;
+    const first = this.field[0]! | 0x20;
+    let pos = this.pos;
+    if (this.atInputStart) {
+      // A whole-input UTF-8 decoder drops a leading BOM; wait until three bytes tell.
+      if (buf.length < 3 && !final) return;
+      this.atInputStart = false;
+      if (buf[0] === UTF8_BOM[0] && buf[1] === UTF8_BOM[1] && buf[2] === UTF8_BOM[2]) pos = 3;
+    }
+    for (;;) {
+      let nl = buf.indexOf(NL, pos);
+      if (nl === -1) {
+        if (!final || pos >= buf.length) break;
+        nl = buf.length;
+      }
+      const lineStart = pos;
+      const lineNo = this.lineNo++;
+      pos = nl + 1;
+      const c = buf[lineStart];
+      if (nl === lineStart || c === CR || c === SPACE || c === TAB) {
+        if (isBlankBytes(buf, lineStart, nl)) {
+          this.finishParagraph(lineStart);
+          continue;
+        }
+        if (this.paraStart === -1) throw new Deb822Error(lineNo, "continuation line before any field");
+        continue;
+      }
+      if (c === HASH) continue;
+      if (this.paraStart === -1) {
+        this.paraStart = lineStart;
+        this.paraLine = lineNo;
+        this.selected = false;
+      }
+      if (!this.selected && ((c! | 0x20) === first || (first === 107 && c === KELVIN[0]))) this.selected = this.selects(buf, lineStart, nl);
+    }
+    // Keep the unfinished paragraph (or the partial line) for the next chunk.
+    const keep = this.paraStart !== -1 ? this.paraStart : pos;
+    this.buf = keep >= buf.length ? Buffer.alloc(0) : buf.subarray(keep);
+    this.pos = pos - keep;
+    if (this.paraStart !== -1) this.paraStart = 0;
+  }
+
+  /** Whether the line is the field with one of the values, trimmed as String.prototype.trim does. */
+  private selects(buf: Buffer, start: number, end: number): boolean {
+    const from = fieldValueStart(buf, start, end, this.field);
+    if (from === -1) return false;
+    let a = from;
+    let z = end;
+    while (a < z && isAsciiTrimmed(buf[a]!)) a++;
+    while (z > a && isAsciiTrimmed(buf[z - 1]!)) z--;
+    for (const v of this.valueBytes) if (v.length === z - a && buf.compare(v, 0, v.length, a, z) === 0) return true;
+    for (let i = a; i < z; i++) {
+      // Other whitespace trim() removes is not ASCII: only then is decoding the value needed.
+      if (buf[i]! >= 0x80) return this.values.has(this.decoder.decode(buf.subarray(from, end)).trim());
+    }
+    return false;
+  }
+
+  private finishParagraph(end: number): void {
+    if (this.paraStart === -1) return;
+    this.paragraphs++;
+    if (this.selected) this.onParagraph(parseParagraph(this.decoder.decode(this.buf.subarray(this.paraStart, end)), this.paraLine));
+    this.paraStart = -1;
+  }
+}
+
 /** Parses a whole deb822 text into its paragraphs. */
 export function parseDeb822(text: string): Deb822Paragraph[] {
   const out: Deb822Paragraph[] = [];

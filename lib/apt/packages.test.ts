@@ -136,6 +136,36 @@ describe("readPackagesIndex", () => {
     expect(r.builds).toHaveLength(2);
   });
 
+  it.each(["none", "gz", "xz"] as const)("keeps stanzas named exactly scap, wherever Package is and however the %s index ends", async (compression) => {
+    const fields = (v: string) => `Version: ${v}\nArchitecture: all\nFilename: pool/${v}.deb\nSize: 1\nSHA256: ${"c".repeat(64)}\n`;
+    const text =
+      `Package: scap-extra\n${fields("1.0")}\n` +
+      `Package: xscap\n${fields("1.1")}\n` +
+      `${fields("1.2")}Description: Package is the last field\n more text\n .\n end\nPackage: scap\n\n` +
+      `Package: scap \t\n${fields("1.3")}\n\n\n` +
+      `Package: scapx\n${fields("1.4")}\n` +
+      `Package: scap\n${fields("1.5").trimEnd()}`;
+    const plain = Buffer.from(text);
+    const data = compression === "none" ? plain : compression === "gz" ? gzipSync(plain) : execFileSync("xz", ["-6", "-c"], { input: plain });
+    const r = await readPackagesIndex(response(data, { chunk: 7 }), { entry: entry(data), compression }, entry(plain), SEL, 1 << 30);
+    expect(r.builds.map((b) => b.version)).toEqual(["1.2", "1.3", "1.5"]);
+    expect(r.builds[0]!.fields.Description).toBe("Package is the last field\nmore text\n\nend");
+    expect(r.builds[2]!.sha256).toBe("c".repeat(64));
+    expect(r.paragraphs).toBe(6);
+    expect(r.warnings).toEqual([]);
+  });
+
+  it("names the line of an unusable stanza and of a syntax error in any stanza", async () => {
+    const good = `Package: a\nVersion: 1\n\n`;
+    const data = Buffer.from(`${good}${good}Package: scap\nVersion: 1.0;reboot\nArchitecture: all\n`);
+    const r = await readPackagesIndex(response(data), { entry: entry(data), compression: "none" }, null, SEL, 1 << 30);
+    expect(r.warnings).toEqual([`${URL_}: stanza at line 7 (scap 1.0;reboot): Version is not a valid Debian version`]);
+    const broken = Buffer.from(`${good}\n continued\n${good}`);
+    expect(await kindOf(readPackagesIndex(response(broken), { entry: entry(broken), compression: "none" }, null, SEL, 1 << 30))).toBe(
+      `parse-error: ${URL_}: line 5: continuation line before any field`,
+    );
+  });
+
   it("skips unusable stanzas with a warning and duplicate versions", async () => {
     const text =
       "Package: scap\nVersion: 1.0;reboot\nArchitecture: all\nFilename: a.deb\nSize: 1\nSHA256: " + "a".repeat(64) + "\n\n" +

@@ -3,7 +3,7 @@ import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
 import { createGunzip } from "node:zlib";
 import * as xzModule from "xz-decompress";
-import { Deb822Error, Deb822Parser, type Deb822Paragraph } from "./deb822";
+import { Deb822Error, Deb822Selector, type Deb822Paragraph } from "./deb822";
 import { RepositoryError } from "./errors";
 import type { HttpResponse } from "./fetch";
 import type { Compression, IndexFileEntry } from "./release";
@@ -243,6 +243,7 @@ export function toBuild(p: Deb822Paragraph, sel: PackagesSelection): RepositoryB
  * arrives, and keeps the stanzas of the selected package. A compressed index is verified before
  * it is decompressed (no unverified bytes reach the decompressor), then decompressed and parsed as a
  * stream; a plain index is parsed as it arrives and its result used only once the hash matched.
+ * Stanzas are picked on the raw bytes; only the package's own are decoded and parsed.
  */
 export async function readPackagesIndex(
   res: HttpResponse,
@@ -256,7 +257,7 @@ export async function readPackagesIndex(
   await checkAnnouncedLength(res, entry);
 
   const found: Deb822Paragraph[] = [];
-  const parser = new Deb822Parser({ onParagraph: (p) => found.push(p), select: { field: "Package", values: [sel.package] } });
+  const parser = new Deb822Selector({ onParagraph: (p) => found.push(p), select: { field: "Package", values: [sel.package] } });
   const verifier = new Verifier(entry, url);
 
   if (compression === "none") {
