@@ -12,6 +12,23 @@ describe("database", () => {
     expect(await db.auditEvent.count()).toBe(1);
   });
 
+  it("a transaction whose COMMIT fails is ended: the next transactions run (they used to wait forever)", async () => {
+    useTestDatabase();
+    const db = getDb();
+    // COMMIT checks deferred foreign keys, so it fails as it would on a full disk or a busy database.
+    const failing = () =>
+      db.$transaction(async (tx) => {
+        await tx.$executeRawUnsafe("PRAGMA defer_foreign_keys = ON");
+        await tx.hostLock.create({ data: { hostId: 999_999, deploymentId: 999_999 } });
+      });
+    await expect(failing()).rejects.toThrow(/FOREIGN KEY|constraint/i);
+    await expect(failing()).rejects.toThrow(/FOREIGN KEY|constraint/i);
+    const written = await db.$transaction((tx) => tx.auditEvent.create({ data: { actorName: "test", source: "system", action: "test.after" } }), { maxWait: 2000 });
+    expect(written.action).toBe("test.after");
+    expect(await db.hostLock.count()).toBe(0);
+    expect(await db.$queryRawUnsafe<{ journal_mode: string }[]>("PRAGMA journal_mode")).toEqual([{ journal_mode: "wal" }]);
+  });
+
   it("refuses a non-SQLite database URL", () => {
     expect(() => resolveDatabaseUrl("postgres://db.example/scap")).toThrow(/SQLite file: URL/);
   });

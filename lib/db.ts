@@ -1,13 +1,13 @@
 import "server-only";
-import { PrismaBetterSQLite3 } from "@prisma/adapter-better-sqlite3";
 import { PrismaClient } from "./generated/prisma/client";
 import { resolveDatabaseUrl } from "./database-url";
+import { sqliteAdapter } from "./sqlite-adapter";
 
 export type { Prisma } from "./generated/prisma/client";
 
 function createClient(url: string) {
   return new PrismaClient({
-    adapter: new PrismaBetterSQLite3({ url }),
+    adapter: sqliteAdapter(url),
     log: process.env.NODE_ENV === "development" ? ["query", "warn", "error"] : ["warn", "error"],
     omit: { user: { passwordHash: true }, apiToken: { tokenHash: true } },
   });

@@ -6,6 +6,7 @@ import { auditRefusal } from "./auth/refusals";
 import { ConfigError } from "./config";
 import { API_BODY_LIMIT, bodyLimitFor, tooLargeMessage } from "./body-limits";
 import { AppError } from "./errors";
+import { storageProblem } from "./storage-errors";
 
 export function jsonError(status: number, code: string, message: string) {
   return NextResponse.json({ error: { code, message } }, { status, headers: { "cache-control": "no-store" } });
@@ -35,6 +36,11 @@ export function route<Args extends unknown[]>(handler: (request: Request, ...arg
       }
       // The details (with paths) are for admins, on the pages and /api/health.
       if (e instanceof ConfigError) return jsonError(503, "UNAVAILABLE", CONFIG_PROBLEM_NOTICE);
+      const storage = storageProblem(e);
+      if (storage) {
+        console.error(`[api] ${request.method} ${new URL(request.url).pathname}: ${storage}`, (e as Error).message);
+        return jsonError(503, "UNAVAILABLE", storage);
+      }
       console.error(`[api] ${request.method} ${new URL(request.url).pathname} failed:`, e);
       return jsonError(500, "INTERNAL", "Internal error; the server log has the details.");
     }

@@ -1,0 +1,171 @@
+// 8. Load: 200 viewers of /hosts and 200 of the live deployment page (the page, then its event
+// stream, as a browser does) for 60 s while a 20-host promotion runs: no request errors, the
+// promotion within 1.2× of the same promotion unwatched, memory back near its baseline afterwards.
+import { readdirSync, readFileSync } from "node:fs";
+import { setRepositoryMode } from "../../e2e/sandbox";
+import { check, promote, sleep, truth, until, USERS, waitFinished, type App } from "../harness";
+import type { Scenario } from "../index";
+import type { Suite } from "../suite";
+
+const VIEWERS = 200;
+const LOAD_SECONDS = 60;
+const HOSTS_RELOAD_MS = 5000;
+const ENDED = new Set(["succeeded", "failed", "partial", "cancelled", "interrupted"]);
+
+/** Resident memory of a process and its descendants, in MB. */
+function rssMB(pid: number): number {
+  const kids = new Map<number, number[]>();
+  const rss = new Map<number, number>();
+  for (const e of readdirSync("/proc")) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const s = readFileSync(`/proc/${e}/status`, "utf8");
+      const ppid = Number(/^PPid:\s+(\d+)/m.exec(s)?.[1]);
+      rss.set(Number(e), Number(/^VmRSS:\s+(\d+)/m.exec(s)?.[1] ?? 0));
+      kids.set(ppid, [...(kids.get(ppid) ?? []), Number(e)]);
+    } catch {
+      // Gone while we looked.
+    }
+  }
+  let total = 0;
+  const stack = [pid];
+  while (stack.length) {
+    const p = stack.pop()!;
+    total += rss.get(p) ?? 0;
+    stack.push(...(kids.get(p) ?? []));
+  }
+  return total / 1024;
+}
+
+interface Tally {
+  requests: number;
+  errors: number;
+  firstError?: string;
+}
+
+function fail(t: Tally, what: string) {
+  t.errors++;
+  t.firstError ??= what;
+}
+
+/** The deployment page, then its event stream until `end` (reconnecting when the stream's lifetime ends first). */
+async function pageViewer(app: App, cookie: string, id: number, t: Tally, stop: AbortSignal): Promise<string | null> {
+  let last: string | null = null;
+  try {
+    const page = await fetch(`${app.url}/deployments/${id}`, { headers: { cookie }, signal: stop });
+    t.requests++;
+    await page.text();
+    if (!page.ok) fail(t, `page ${page.status}`);
+    while (!stop.aborted) {
+      const res = await fetch(`${app.url}/api/deployments/${id}/events`, { headers: { cookie }, signal: stop });
+      t.requests++;
+      if (!res.ok || !res.body) {
+        fail(t, `events ${res.status}`);
+        return last;
+      }
+      const decoder = new TextDecoder();
+      let buffer = "";
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+        buffer += decoder.decode(chunk, { stream: true });
+        let cut: number;
+        while ((cut = buffer.indexOf("\n\n")) >= 0) {
+          const message = buffer.slice(0, cut);
+          buffer = buffer.slice(cut + 2);
+          const event = /^event: (.*)$/m.exec(message)?.[1];
+          const data = /^data: (.*)$/m.exec(message)?.[1];
+          if (event === "state" && data) last = (JSON.parse(data) as { status: string }).status;
+          if (event === "end" && last && ENDED.has(last)) return last;
+        }
+      }
+    }
+  } catch (e) {
+    if (!stop.aborted) fail(t, `stream: ${(e as Error).message}`);
+  }
+  return last;
+}
+
+async function hostsViewer(app: App, cookie: string, t: Tally, until: number, stop: AbortSignal): Promise<void> {
+  // Spread over the reload period, as 200 people would be.
+  await sleep(Math.random() * HOSTS_RELOAD_MS);
+  while (Date.now() < until && !stop.aborted) {
+    try {
+      const res = await fetch(`${app.url}/hosts`, { headers: { cookie }, signal: stop });
+      t.requests++;
+      await res.text();
+      if (!res.ok) fail(t, `/hosts ${res.status}`);
+    } catch (e) {
+      if (!stop.aborted) fail(t, `/hosts: ${(e as Error).message}`);
+    }
+    await sleep(HOSTS_RELOAD_MS);
+  }
+}
+
+async function timedPromotion(suite: Suite, version: string, reason: string): Promise<{ id: number; seconds: number }> {
+  const t0 = Date.now();
+  const id = await promote(suite.app, suite.tokens.admin, "beta", version, reason, { override: true });
+  const d = await waitFinished(suite.app, suite.tokens.admin, id, 300_000);
+  check(d.status === "succeeded", `the promotion (${reason}) ended ${d.status}: ${d.error}`);
+  return { id, seconds: (Date.now() - t0) / 1000 };
+}
+
+const viewers: Scenario = {
+  id: "8a",
+  title: `${VIEWERS} viewers of /hosts and ${VIEWERS} of a live deployment page for ${LOAD_SECONDS} s during a 20-host promotion`,
+  async run(suite, log) {
+    const { app, sb, hosts } = suite;
+    const a = suite.versions.at(-1)!;
+    const b = suite.versions.at(-2)!;
+    // Every host on one version first, so the two timed promotions do the same work.
+    if ([...(await truth(sb, hosts)).values()].some((v) => v !== a)) await timedPromotion(suite, a, "fault suite: one version everywhere");
+    const cookie = await app.signIn(USERS.viewer.name, USERS.viewer.password);
+    // A slower repository makes each batch take a few seconds, so the promotion lasts while watched.
+    await setRepositoryMode(sb, "slow", { delayMs: 400 });
+    try {
+      const quiet = await timedPromotion(suite, b, "fault suite: unwatched");
+      await sleep(2000);
+      const baseline = rssMB(app.pid);
+      const stop = new AbortController();
+      const pages: Tally = { requests: 0, errors: 0 };
+      const hostsTally: Tally = { requests: 0, errors: 0 };
+      const end = Date.now() + LOAD_SECONDS * 1000;
+      let peak = baseline;
+      const sampler = setInterval(() => (peak = Math.max(peak, rssMB(app.pid))), 1000);
+      const hostViewers = Array.from({ length: VIEWERS }, () => hostsViewer(app, cookie, hostsTally, end, stop.signal));
+      await sleep(HOSTS_RELOAD_MS);
+      const t0 = Date.now();
+      const id = await promote(app, suite.tokens.admin, "beta", a, "fault suite: watched", { override: true });
+      const pageViewers = Array.from({ length: VIEWERS }, () => pageViewer(app, cookie, id, pages, stop.signal));
+      const watched = await waitFinished(app, suite.tokens.admin, id, 300_000);
+      const watchedSeconds = (Date.now() - t0) / 1000;
+      check(watched.status === "succeeded", `the watched promotion ended ${watched.status}: ${watched.error}`);
+      const finals = await Promise.race([Promise.all(pageViewers), sleep(60_000).then(() => null)]);
+      await Promise.all(hostViewers);
+      stop.abort();
+      clearInterval(sampler);
+      check(finals, "page viewers still waiting for the end 60 s after the promotion");
+      const sawFinal = finals.filter((s) => s === "succeeded").length;
+      await sleep(5000);
+      const after = await until("memory to settle near its baseline", 30_000, async () => {
+        const m = rssMB(app.pid);
+        return m <= baseline * 1.3 + 50 ? m : undefined;
+      }, 2000).catch(() => rssMB(app.pid));
+      const ratio = watchedSeconds / quiet.seconds;
+      const figures = [
+        `promotion ${quiet.seconds.toFixed(1)} s unwatched, ${watchedSeconds.toFixed(1)} s watched: ${ratio.toFixed(2)}×`,
+        `${hostsTally.requests} /hosts loads, ${pages.requests} page+stream requests, ${hostsTally.errors + pages.errors} errors`,
+        `${sawFinal}/${VIEWERS} page viewers saw the final state`,
+        `RSS ${baseline.toFixed(0)} MB before, ${peak.toFixed(0)} MB peak, ${after.toFixed(0)} MB after`,
+      ];
+      log(figures.join("; "));
+      check(hostsTally.errors + pages.errors === 0, `viewer errors: ${hostsTally.errors} on /hosts (${hostsTally.firstError}), ${pages.errors} on the deployment page (${pages.firstError})`);
+      check(sawFinal === VIEWERS, `${VIEWERS - sawFinal} page viewers never saw the final state`);
+      check(after <= baseline * 1.3 + 50, `memory did not come back near its baseline: ${baseline.toFixed(0)} MB before, ${after.toFixed(0)} MB after`);
+      check(ratio <= 1.2, `the watched promotion took ${ratio.toFixed(2)}× the unwatched one (goal ≤ 1.2×)`);
+      return figures;
+    } finally {
+      await setRepositoryMode(sb, "up");
+    }
+  },
+};
+
+export const LOAD: Scenario[] = [viewers];
