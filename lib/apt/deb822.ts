@@ -275,17 +275,24 @@ function fieldValueStart(b: Uint8Array, start: number, end: number, name: Uint8A
  * Selects paragraphs on the raw UTF-8 bytes: the same paragraphs, line numbers, count and errors
  * as Deb822Parser with `select`, but only the selected paragraphs are decoded and parsed. Lines
  * are found with Buffer.indexOf; a line is looked at only for its first byte, except blank-looking
- * lines and lines that may be the selecting field.
+ * lines and lines that may be the selecting field. Input chunks are scanned where they are; only
+ * the paragraph open at a chunk's end is copied.
  */
 export class Deb822Selector {
   private readonly onParagraph: (p: Deb822Paragraph) => void;
   private readonly field: Uint8Array;
+  /** Where the colon can be after the field's first byte: one more "k" may be U+212A, 2 bytes longer. */
+  private readonly colonAt: number[];
   private readonly values: ReadonlySet<string>;
   private readonly valueBytes: Uint8Array[];
   /** Decodes selected paragraphs; a BOM inside the input is text, as it is for a whole-input decoder. */
   private readonly decoder = new TextDecoder("utf-8", { ignoreBOM: true });
-  private buf: Buffer = Buffer.alloc(0);
-  private pos = 0;
+  /** The open paragraph's bytes from earlier chunks (it starts at 0 of the chunk being scanned), or null. */
+  private prefix: Buffer | null = null;
+  /** Bytes not yet scanned as whole lines: the open paragraph so far, or else the partial last line. */
+  private carry: Buffer = Buffer.alloc(0);
+  /** Offset in carry where its partial last line starts. */
+  private carryLine = 0;
   private paraStart = -1;
   private paraLine = 0;
   private selected = false;
@@ -299,6 +306,8 @@ export class Deb822Selector {
     const field = options.select.field.toLowerCase();
     if (!/^[\x21-\x7e]+$/.test(field) || field.includes(":")) throw new Error(`Deb822Selector: field ${JSON.stringify(field)} is not a plain ASCII name`);
     this.field = Buffer.from(field, "latin1");
+    const ks = field.split("k").length - 1;
+    this.colonAt = Array.from({ length: ks + 1 }, (_, j) => field.length + 2 * j);
     this.values = new Set(options.select.values);
     this.valueBytes = [...this.values].map((v) => Buffer.from(v, "utf8"));
   }
@@ -306,29 +315,43 @@ export class Deb822Selector {
   write(chunk: Uint8Array): void {
     if (this.ended) throw new Error("Deb822Selector: write after end");
     if (chunk.length === 0) return;
-    const incoming = asBuffer(chunk);
-    this.buf = this.buf.length === 0 ? incoming : Buffer.concat([this.buf, incoming]);
-    this.scan(false);
+    let buf = asBuffer(chunk);
+    if (this.atInputStart) {
+      // A whole-input UTF-8 decoder drops a leading BOM; wait until three bytes tell.
+      buf = this.carry.length > 0 ? Buffer.concat([this.carry, buf]) : buf;
+      this.carry = buf;
+      if (buf.length < 3) return;
+      this.atInputStart = false;
+      this.carry = Buffer.alloc(0);
+      this.scan(buf, buf[0] === UTF8_BOM[0] && buf[1] === UTF8_BOM[1] && buf[2] === UTF8_BOM[2] ? 3 : 0, false);
+      return;
+    }
+    if (this.carry.length > 0) {
+      // The carried partial line, completed by this chunk's first line, is scanned on its own.
+      const nl = buf.indexOf(NL);
+      const joined = Buffer.concat([this.carry, nl === -1 ? buf : buf.subarray(0, nl + 1)]);
+      this.scan(joined, this.carryLine, false);
+      if (nl === -1) return;
+      // joined ended with a line end: carry now holds the open paragraph, which this chunk continues.
+      if (this.paraStart !== -1) this.prefix = this.carry;
+      this.carry = Buffer.alloc(0);
+      buf = buf.subarray(nl + 1);
+    }
+    this.scan(buf, 0, false);
   }
 
   end(): void {
     if (this.ended) return;
-    this.scan(true);
-    this.finishParagraph(this.buf.length);
+    this.atInputStart = false;
+    this.scan(this.carry, this.carryLine, true);
+    this.finishParagraph(this.carry, this.carry.length);
     this.ended = true;
-    this.buf = Buffer.alloc(0);
+    this.carry = Buffer.alloc(0);
   }
 
-  private scan(final: boolean): void {
-    const buf = this.buf;
+  /** Scans `buf` from `pos`; what is left unfinished goes to carry. */
+  private scan(buf: Buffer, pos: number, final: boolean): void {
     const first = this.field[0]! | 0x20;
-    let pos = this.pos;
-    if (this.atInputStart) {
-      // A whole-input UTF-8 decoder drops a leading BOM; wait until three bytes tell.
-      if (buf.length < 3 && !final) return;
-      this.atInputStart = false;
-      if (buf[0] === UTF8_BOM[0] && buf[1] === UTF8_BOM[1] && buf[2] === UTF8_BOM[2]) pos = 3;
-    }
     for (;;) {
       let nl = buf.indexOf(NL, pos);
       if (nl === -1) {
@@ -338,10 +361,10 @@ export class Deb822Selector {
       const lineStart = pos;
       const lineNo = this.lineNo++;
       pos = nl + 1;
-      const c = buf[lineStart];
+      const c = buf[lineStart]!;
       if (nl === lineStart || c === CR || c === SPACE || c === TAB) {
         if (isBlankBytes(buf, lineStart, nl)) {
-          this.finishParagraph(lineStart);
+          this.finishParagraph(buf, lineStart);
           continue;
         }
         if (this.paraStart === -1) throw new Deb822Error(lineNo, "continuation line before any field");
@@ -353,13 +376,26 @@ export class Deb822Selector {
         this.paraLine = lineNo;
         this.selected = false;
       }
-      if (!this.selected && ((c! | 0x20) === first || (first === 107 && c === KELVIN[0]))) this.selected = this.selects(buf, lineStart, nl);
+      if (!this.selected && ((c | 0x20) === first || (first === 107 && c === KELVIN[0])) && this.colonMayFollow(buf, lineStart)) {
+        this.selected = this.selects(buf, lineStart, nl);
+      }
     }
-    // Keep the unfinished paragraph (or the partial line) for the next chunk.
-    const keep = this.paraStart !== -1 ? this.paraStart : pos;
-    this.buf = keep >= buf.length ? Buffer.alloc(0) : buf.subarray(keep);
-    this.pos = pos - keep;
-    if (this.paraStart !== -1) this.paraStart = 0;
+    if (pos > buf.length) pos = buf.length;
+    if (this.paraStart !== -1) {
+      const own = buf.subarray(this.paraStart);
+      this.carry = this.prefix ? Buffer.concat([this.prefix, own]) : own;
+      this.carryLine = pos - this.paraStart + (this.prefix?.length ?? 0);
+      this.prefix = null;
+      this.paraStart = 0;
+    } else {
+      this.carry = buf.subarray(pos);
+      this.carryLine = 0;
+    }
+  }
+
+  private colonMayFollow(buf: Buffer, start: number): boolean {
+    for (const i of this.colonAt) if (buf[start + i] === COLON) return true;
+    return false;
   }
 
   /** Whether the line is the field with one of the values, trimmed as String.prototype.trim does. */
@@ -378,10 +414,15 @@ export class Deb822Selector {
     return false;
   }
 
-  private finishParagraph(end: number): void {
+  private finishParagraph(buf: Buffer, end: number): void {
     if (this.paraStart === -1) return;
     this.paragraphs++;
-    if (this.selected) this.onParagraph(parseParagraph(this.decoder.decode(this.buf.subarray(this.paraStart, end)), this.paraLine));
+    if (this.selected) {
+      const own = buf.subarray(this.paraStart, end);
+      const bytes = this.prefix ? Buffer.concat([this.prefix, own]) : own;
+      this.onParagraph(parseParagraph(this.decoder.decode(bytes), this.paraLine));
+    }
+    this.prefix = null;
     this.paraStart = -1;
   }
 }
