@@ -3,7 +3,7 @@
 // the hosts' own dpkg, the database file itself and the audit hash chain.
 import { spawn, type ChildProcess } from "node:child_process";
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import path from "node:path";
 import Database from "better-sqlite3";
@@ -123,6 +123,7 @@ export class App {
     writeFileSync(out, `\n==== npm start at ${new Date().toISOString()}\n`);
     const child = spawn("npm", ["start"], { cwd: ROOT, env: this.env(), stdio: ["ignore", out, out], detached: true });
     this.child = child;
+    writeFileSync(path.join(this.dir, `server-${this.port}.pid`), String(child.pid));
     const deadline = Date.now() + 90_000;
     for (;;) {
       if (child.exitCode !== null) throw new Error(`npm start exited with ${child.exitCode} before it was healthy (log: ${this.log})`);
@@ -229,6 +230,23 @@ export class App {
 /** Runs a tsx script of the project with the app's environment; answers its stdout. */
 export function runScript(app: App, args: string[], input?: string): string {
   return execFileSync("npx", [...TSX, ...args], { cwd: ROOT, env: app.env(), encoding: "utf8", input, stdio: ["pipe", "pipe", "pipe"], maxBuffer: 64 * 1024 * 1024 }).trim();
+}
+
+/**
+ * Kills the servers a killed earlier run left behind in `dir` (their process groups): one still
+ * writing to a database this run deletes and creates again would corrupt the new one.
+ */
+export function killLeftovers(dir: string): void {
+  if (!existsSync(dir)) return;
+  for (const f of readdirSync(dir)) {
+    if (!/^server-\d+\.pid$/.test(f)) continue;
+    const pid = Number(readFileSync(path.join(dir, f), "utf8"));
+    try {
+      process.kill(-pid, "SIGKILL");
+    } catch {
+      // Already gone.
+    }
+  }
 }
 
 // ---- the database as it is on disk ---------------------------------------------------------------

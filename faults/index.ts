@@ -14,8 +14,11 @@ import { SCENARIOS } from "./scenarios";
 export interface Scenario {
   id: string;
   title: string;
-  /** Answers the key figures, one short line each. Throws CheckFailed when something that must hold does not. */
-  run(suite: Suite, log: (line: string) => void): Promise<string[]>;
+  /**
+   * Answers the key figures, one short line each. Throws CheckFailed when something that must hold
+   * does not; figures pushed onto `measured` are reported also then.
+   */
+  run(suite: Suite, log: (line: string) => void, measured: string[]): Promise<string[]>;
 }
 
 interface Result {
@@ -72,9 +75,11 @@ async function main() {
       log(`${s.id} ${s.title}`);
       const s0 = performance.now();
       const result: Result = { id: s.id, title: s.title, ok: true, seconds: 0, figures: [] };
+      const measured: string[] = [];
       try {
-        result.figures = await s.run(suite, (line) => log(`  ${s.id}: ${line}`));
+        result.figures = await s.run(suite, (line) => log(`  ${s.id}: ${line}`), measured);
       } catch (e) {
+        result.figures = measured;
         result.ok = false;
         result.failure = e instanceof CheckFailed ? e.message : `${(e as Error).stack ?? e}`;
       }

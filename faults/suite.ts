@@ -1,11 +1,11 @@
 // The shared stage of the fault suite: one sandbox beta cluster, one database, one `npm start`
 // of the built app, users and tokens; and the webhook receiver the app notifies.
 import { execFileSync } from "node:child_process";
-import { existsSync, rmSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import path from "node:path";
 import { down, setRepositoryMode, restoreRepository, startHost, up, type Sandbox } from "../e2e/sandbox";
-import { App, ensureDir, freePort, readConfig, ROOT, runScript, TSX, writeConfig, type Tokens } from "./harness";
+import { App, ensureDir, freePort, killLeftovers, readConfig, ROOT, runScript, TSX, writeConfig, type Tokens } from "./harness";
 
 export interface Suite {
   dir: string;
@@ -41,6 +41,12 @@ export async function openSuite(dir: string, log: (line: string) => void): Promi
   if (!existsSync(path.join(ROOT, ".next", "BUILD_ID"))) {
     log("no .next build: running next build");
     execFileSync("npx", ["next", "build"], { cwd: ROOT, stdio: ["ignore", "ignore", "inherit"] });
+  }
+  killLeftovers(dir);
+  // A run killed midway may have left its small database volume mounted.
+  for (const line of readFileSync("/proc/mounts", "utf8").split("\n")) {
+    const mount = line.split(" ")[1];
+    if (mount && mount.startsWith(path.resolve(dir) + "/")) execFileSync("umount", ["-l", mount]);
   }
   rmSync(dir, { recursive: true, force: true });
   ensureDir(dir);

@@ -102,3 +102,10 @@ export async function readJson<T>(request: Request, schema: z.ZodType<T>, opts: 
   }
   return schema.parse(body);
 }
+
+const NO_FIELDS = z.object({}).strict();
+
+/** For requests that take no fields: an empty body or `{}`; anything else is a 400, before anything changes. */
+export async function readNoFields(request: Request): Promise<void> {
+  await readJson(request, NO_FIELDS, { optional: true });
+}

@@ -1,9 +1,28 @@
 // 5. 50 simultaneous promote / rollback / cancel / retry requests on the same and on overlapping
 // channels: only deployments on disjoint hosts start, no request fails on our side, no deadlock,
 // and the database stays consistent.
-import { ACTIVE, assertConsistent, check, count, waitFinished, withDb } from "../harness";
+import { startHost, stopHost } from "../../e2e/sandbox";
+import { ACTIVE, assertConsistent, check, count, promote, waitFinished, withDb } from "../harness";
+import { STRICT_HOSTS, type Suite } from "../suite";
 import type { Scenario } from "../index";
 import { otherVersion } from "./crash";
+
+/** A failed deployment on the strict channel (whose hosts canary does not share), made now when there is none. */
+async function failedDeployment(suite: Suite): Promise<{ id: number }> {
+  const find = () => withDb(suite.app, (db) => db.prepare(`SELECT d.id FROM Deployment d JOIN Channel c ON c.id = d.channelId WHERE c.name = 'strict' AND d.status IN ('failed','partial') ORDER BY d.id DESC LIMIT 1`).get() as { id: number } | undefined);
+  const found = find();
+  if (found) return found;
+  const { to } = await otherVersion(suite, STRICT_HOSTS);
+  await stopHost(suite.sb, STRICT_HOSTS[0]!);
+  try {
+    await waitFinished(suite.app, suite.tokens.admin, await promote(suite.app, suite.tokens.deployer, "strict", to, "fault suite: a deployment to retry"));
+  } finally {
+    await startHost(suite.sb, STRICT_HOSTS[0]!);
+  }
+  const made = find();
+  check(made, "could not make a failed deployment to retry");
+  return made;
+}
 
 const storm: Scenario = {
   id: "5a",
@@ -13,8 +32,7 @@ const storm: Scenario = {
     check(count(app, `SELECT count(*) AS n FROM Deployment WHERE status IN ('queued','running')`) === 0, "a deployment is still active before the storm");
     const canary = suite.hosts[0]!;
     const { to } = await otherVersion(suite, [canary]);
-    const failed = withDb(app, (db) => db.prepare(`SELECT d.id FROM Deployment d JOIN Channel c ON c.id = d.channelId WHERE c.name IN ('strict','faults') AND d.status IN ('failed','partial') ORDER BY d.id DESC LIMIT 1`).get() as { id: number } | undefined);
-    check(failed, "no failed deployment to retry (scenario 2 leaves some)");
+    const failed = await failedDeployment(suite);
     const maxId = count(app, "SELECT coalesce(max(id), 0) AS n FROM Deployment");
     const reason = "fault suite: concurrent storm";
     const requests: { what: string; go: () => ReturnType<typeof app.post> }[] = [];
@@ -35,13 +53,25 @@ const storm: Scenario = {
     check(started.length >= 1, "nothing started");
     const rows = count(app, "SELECT count(*) AS n FROM Deployment WHERE id > ?", maxId);
     check(rows === started.length, `${rows} deployments were created, ${started.length} answered 202`);
-    // Deployments that were active at the same time never share a host.
-    const hostsOf = withDb(app, (db) => started.map((s) => new Set((db.prepare("SELECT hostId FROM DeploymentTarget WHERE deploymentId = ?").all(s.id) as { hostId: number }[]).map((r) => r.hostId))));
-    for (let i = 0; i < hostsOf.length; i++) for (let j = i + 1; j < hostsOf.length; j++) {
-      const shared = [...hostsOf[i]!].filter((h) => hostsOf[j]!.has(h));
-      check(shared.length === 0, `${started[i]!.what} (${started[i]!.id}) and ${started[j]!.what} (${started[j]!.id}) both hold ${shared.length} host(s)`);
-    }
     const ends = await Promise.all(started.map((s) => waitFinished(app, tokens.admin, s.id, 180_000)));
+    // Deployments that were active at the same time never share a host (one may start on a host the previous one has just left).
+    const spans = withDb(app, (db) =>
+      started.map((s) => {
+        const row = db.prepare("SELECT createdAt, finishedAt FROM Deployment WHERE id = ?").get(s.id) as { createdAt: string; finishedAt: string };
+        const hosts = new Set((db.prepare("SELECT hostId FROM DeploymentTarget WHERE deploymentId = ?").all(s.id) as { hostId: number }[]).map((r) => r.hostId));
+        const [from, to] = [Date.parse(row.createdAt), Date.parse(row.finishedAt)];
+        check(Number.isFinite(from) && Number.isFinite(to), `deployment ${s.id} has no start or end time (${row.createdAt}, ${row.finishedAt})`);
+        return { ...s, from, to, hosts };
+      }),
+    );
+    for (let i = 0; i < spans.length; i++) {
+      for (let j = i + 1; j < spans.length; j++) {
+        const [a, b] = [spans[i]!, spans[j]!];
+        const shared = [...a.hosts].filter((h) => b.hosts.has(h));
+        const together = a.from < b.to && b.from < a.to;
+        check(!(shared.length && together), `${a.what} (${a.id}) and ${b.what} (${b.id}) held ${shared.length} host(s) at the same time`);
+      }
+    }
     check(ends.every((d) => !ACTIVE.includes(d.status)), "a deployment is still active");
     assertConsistent(app);
     const byStatus = new Map<number, number>();

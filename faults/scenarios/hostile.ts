@@ -55,7 +55,6 @@ const MUTATIONS = [
   "/api/deployments/1/cancel",
   "/api/deployments/1/retry",
   "/api/tokens",
-  "/api/users",
   "/api/users/faults-viewer/role",
   "/api/builds/refresh",
   "/api/hosts/refresh",

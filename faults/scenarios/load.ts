@@ -111,7 +111,7 @@ async function timedPromotion(suite: Suite, version: string, reason: string): Pr
 const viewers: Scenario = {
   id: "8a",
   title: `${VIEWERS} viewers of /hosts and ${VIEWERS} of a live deployment page for ${LOAD_SECONDS} s during a 20-host promotion`,
-  async run(suite, log) {
+  async run(suite, log, measured) {
     const { app, sb, hosts } = suite;
     const a = suite.versions.at(-1)!;
     const b = suite.versions.at(-2)!;
@@ -129,39 +129,48 @@ const viewers: Scenario = {
       const hostsTally: Tally = { requests: 0, errors: 0 };
       const end = Date.now() + LOAD_SECONDS * 1000;
       let peak = baseline;
-      const sampler = setInterval(() => (peak = Math.max(peak, rssMB(app.pid))), 1000);
-      const hostViewers = Array.from({ length: VIEWERS }, () => hostsViewer(app, cookie, hostsTally, end, stop.signal));
-      await sleep(HOSTS_RELOAD_MS);
-      const t0 = Date.now();
-      const id = await promote(app, suite.tokens.admin, "beta", a, "fault suite: watched", { override: true });
-      const pageViewers = Array.from({ length: VIEWERS }, () => pageViewer(app, cookie, id, pages, stop.signal));
-      const watched = await waitFinished(app, suite.tokens.admin, id, 300_000);
-      const watchedSeconds = (Date.now() - t0) / 1000;
-      check(watched.status === "succeeded", `the watched promotion ended ${watched.status}: ${watched.error}`);
-      const finals = await Promise.race([Promise.all(pageViewers), sleep(60_000).then(() => null)]);
-      await Promise.all(hostViewers);
-      stop.abort();
-      clearInterval(sampler);
-      check(finals, "page viewers still waiting for the end 60 s after the promotion");
-      const sawFinal = finals.filter((s) => s === "succeeded").length;
-      await sleep(5000);
-      const after = await until("memory to settle near its baseline", 30_000, async () => {
-        const m = rssMB(app.pid);
-        return m <= baseline * 1.3 + 50 ? m : undefined;
-      }, 2000).catch(() => rssMB(app.pid));
-      const ratio = watchedSeconds / quiet.seconds;
-      const figures = [
-        `promotion ${quiet.seconds.toFixed(1)} s unwatched, ${watchedSeconds.toFixed(1)} s watched: ${ratio.toFixed(2)}×`,
-        `${hostsTally.requests} /hosts loads, ${pages.requests} page+stream requests, ${hostsTally.errors + pages.errors} errors`,
-        `${sawFinal}/${VIEWERS} page viewers saw the final state`,
-        `RSS ${baseline.toFixed(0)} MB before, ${peak.toFixed(0)} MB peak, ${after.toFixed(0)} MB after`,
-      ];
-      log(figures.join("; "));
-      check(hostsTally.errors + pages.errors === 0, `viewer errors: ${hostsTally.errors} on /hosts (${hostsTally.firstError}), ${pages.errors} on the deployment page (${pages.firstError})`);
-      check(sawFinal === VIEWERS, `${VIEWERS - sawFinal} page viewers never saw the final state`);
-      check(after <= baseline * 1.3 + 50, `memory did not come back near its baseline: ${baseline.toFixed(0)} MB before, ${after.toFixed(0)} MB after`);
-      check(ratio <= 1.2, `the watched promotion took ${ratio.toFixed(2)}× the unwatched one (goal ≤ 1.2×)`);
-      return figures;
+      const sampler = setInterval(() => {
+        if (app.child) peak = Math.max(peak, rssMB(app.pid));
+      }, 1000);
+      try {
+        const hostViewers = Array.from({ length: VIEWERS }, () => hostsViewer(app, cookie, hostsTally, end, stop.signal));
+        await sleep(HOSTS_RELOAD_MS);
+        const t0 = Date.now();
+        const id = await promote(app, suite.tokens.admin, "beta", a, "fault suite: watched", { override: true });
+        const pageViewers = Array.from({ length: VIEWERS }, () => pageViewer(app, cookie, id, pages, stop.signal));
+        const watched = await waitFinished(app, suite.tokens.admin, id, 300_000);
+        const watchedSeconds = (Date.now() - t0) / 1000;
+        if (watched.status !== "succeeded") {
+          const first = watched.targets.find((t) => t.status === "failed");
+          check(false, `the watched promotion ended ${watched.status}: ${watched.error}${first ? ` (${first.host}: ${first.error})` : ""}`);
+        }
+        const finals = await Promise.race([Promise.all(pageViewers), sleep(60_000).then(() => null)]);
+        await Promise.all(hostViewers);
+        check(finals, "page viewers still waiting for the end 60 s after the promotion");
+        const sawFinal = finals.filter((s) => s === "succeeded").length;
+        await sleep(5000);
+        const after = await until("memory to settle near its baseline", 30_000, async () => {
+          const m = rssMB(app.pid);
+          return m <= baseline * 1.3 + 50 ? m : undefined;
+        }, 2000).catch(() => rssMB(app.pid));
+        const ratio = watchedSeconds / quiet.seconds;
+        const figures = [
+          `promotion ${quiet.seconds.toFixed(1)} s unwatched, ${watchedSeconds.toFixed(1)} s watched: ${ratio.toFixed(2)}×`,
+          `${hostsTally.requests} /hosts loads, ${pages.requests} page+stream requests, ${hostsTally.errors + pages.errors} errors`,
+          `${sawFinal}/${VIEWERS} page viewers saw the final state`,
+          `RSS ${baseline.toFixed(0)} MB before, ${peak.toFixed(0)} MB peak, ${after.toFixed(0)} MB after`,
+        ];
+        log(figures.join("; "));
+        measured.push(...figures);
+        check(hostsTally.errors + pages.errors === 0, `viewer errors: ${hostsTally.errors} on /hosts (${hostsTally.firstError}), ${pages.errors} on the deployment page (${pages.firstError})`);
+        check(sawFinal === VIEWERS, `${VIEWERS - sawFinal} page viewers never saw the final state`);
+        check(after <= baseline * 1.3 + 50, `memory did not come back near its baseline: ${baseline.toFixed(0)} MB before, ${after.toFixed(0)} MB after`);
+        check(ratio <= 1.2, `the watched promotion took ${ratio.toFixed(2)}× the unwatched one (goal ≤ 1.2×)`);
+        return figures;
+      } finally {
+        stop.abort();
+        clearInterval(sampler);
+      }
     } finally {
       await setRepositoryMode(sb, "up");
     }

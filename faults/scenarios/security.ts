@@ -7,32 +7,35 @@ import type { Scenario } from "../index";
 import type { Suite } from "../suite";
 import { otherVersion } from "./crash";
 
-const ROUTES: { route: string; body: unknown }[] = [
+const routes = (beta: number): { route: string; body: unknown }[] => [
   { route: "/api/channels/beta/promote", body: { version: "4.81.0-1+0~20261124120000.7~1.gbpdef456", reason: "refused" } },
   { route: "/api/channels/beta/rollback", body: { reason: "refused" } },
   { route: "/api/channels/beta/freeze", body: { reason: "refused" } },
   { route: "/api/channels/beta/unfreeze", body: {} },
   { route: "/api/channels/beta/follow", body: { paused: true } },
-  { route: "/api/deployments/1/cancel", body: {} },
-  { route: "/api/deployments/1/retry", body: { reason: "refused" } },
+  { route: `/api/deployments/${beta}/cancel`, body: {} },
+  { route: `/api/deployments/${beta}/retry`, body: { reason: "refused" } },
   { route: "/api/builds/refresh", body: {} },
   { route: "/api/hosts/refresh", body: {} },
   { route: "/api/tokens", body: { user: USERS.viewer.name, name: "refused" } },
   { route: "/api/tokens/1/revoke", body: {} },
-  { route: "/api/users", body: { name: "intruder", role: "admin", password: "intruder-password-1" } },
   { route: "/api/users/faults-viewer/role", body: { role: "admin" } },
   { route: "/api/users/faults-viewer/disable", body: {} },
   { route: "/api/audit/verify", body: {} },
 ];
 
-// Routes a canary-only deployer token may reach for canary but not for beta.
-const BETA_ONLY = new Set(["/api/channels/beta/promote", "/api/channels/beta/rollback"]);
+// Routes a canary-only deployer token could use on canary but not on beta.
+const betaOnly = (route: string) => /^\/api\/channels\/beta\/(promote|rollback)$|^\/api\/deployments\/\d+\/(cancel|retry)$/.test(route);
 
 const refusals: Scenario = {
   id: "7a",
   title: "every mutating route refuses anonymous, viewer, revoked, expired, other-channel and cross-site callers, audited",
   async run(suite) {
     const { app, tokens } = suite;
+    // A deployment on beta, so cancel and retry reach the permission check of its channel.
+    const beta = count(app, "SELECT coalesce(max(d.id), 0) AS n FROM Deployment d JOIN Channel c ON c.id = d.channelId WHERE c.name = 'beta'");
+    check(beta > 0, "no deployment on beta yet (scenario 1 makes some)");
+    const ROUTES = routes(beta);
     const viewer = await app.signIn(USERS.viewer.name, USERS.viewer.password);
     const admin = await app.signIn(USERS.admin.name, USERS.admin.password);
     const refusedBefore = count(app, "SELECT count(*) AS n FROM RefusedAttempt");
@@ -42,8 +45,8 @@ const refusals: Scenario = {
       { who: "viewer session", opts: () => ({ cookie: viewer, headers: { origin: app.url } }), expect: [403] },
       { who: "revoked token", opts: () => ({ token: tokens.revoked }), expect: [401] },
       { who: "expired token", opts: () => ({ token: tokens.expired }), expect: [401] },
-      { who: "canary-only token", opts: () => ({ token: tokens.canaryOnly }), expect: [403], applies: (r) => BETA_ONLY.has(r) },
-      { who: "canary-only token, beyond its permissions", opts: () => ({ token: tokens.canaryOnly }), expect: [403], applies: (r) => !BETA_ONLY.has(r) },
+      { who: "canary-only token", opts: () => ({ token: tokens.canaryOnly }), expect: [403], applies: betaOnly },
+      { who: "canary-only token, beyond its permissions", opts: () => ({ token: tokens.canaryOnly }), expect: [403], applies: (r) => !betaOnly(r) },
       { who: "cross-site POST with an admin session", opts: () => ({ cookie: admin, headers: { origin: "http://evil.example", "sec-fetch-site": "cross-site" } }), expect: [403] },
     ];
     const wrong: string[] = [];
@@ -58,7 +61,7 @@ const refusals: Scenario = {
     }
     check(wrong.length === 0, `${wrong.length} of ${n} refusals went wrong: ${wrong.slice(0, 5).join("; ")}`);
     check(count(app, "SELECT count(*) AS n FROM Deployment") === deployments, "a refused caller started a deployment");
-    check(count(app, "SELECT count(*) AS n FROM User WHERE name = 'intruder'") === 0, "a refused caller added a user");
+    check(count(app, "SELECT count(*) AS n FROM User WHERE role = 'admin'") === 1, "a refused caller made someone admin");
     const recorded = withDb(app, (db) => db.prepare("SELECT count(*) AS n, count(DISTINCT route) AS routes FROM RefusedAttempt").get() as { n: number; routes: number });
     check(recorded.n > refusedBefore, "no refused attempt was counted");
     const audited = count(app, "SELECT count(*) AS n FROM AuditEvent WHERE action = 'auth.refused'");

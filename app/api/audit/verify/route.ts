@@ -1,6 +1,6 @@
 import { requireApiPermission } from "@/lib/auth/guard";
 import { lastAuditVerification, verifyAuditChainAs } from "@/lib/audit/verify";
-import { json, route } from "@/lib/http";
+import { json, readNoFields, route } from "@/lib/http";
 
 export const dynamic = "force-dynamic";
 
@@ -13,5 +13,6 @@ export const GET = route(async (request) => {
 /** Walks the chain now (admin) and answers its verdict. */
 export const POST = route(async (request) => {
   const { actor } = await requireApiPermission(request, "admin");
+  await readNoFields(request);
   return json({ verification: await verifyAuditChainAs(actor) });
 });

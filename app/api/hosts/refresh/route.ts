@@ -1,7 +1,7 @@
 import { requireApiPermission } from "@/lib/auth/guard";
 import { AppError } from "@/lib/errors";
 import { probeFleet } from "@/lib/fleet/probe";
-import { json, route } from "@/lib/http";
+import { json, readNoFields, route } from "@/lib/http";
 import { hostsView, probeView } from "@/lib/present";
 import { requireConfig } from "@/lib/require-config";
 
@@ -14,6 +14,7 @@ export const dynamic = "force-dynamic";
  */
 export const POST = route(async (request) => {
   const { actor } = await requireApiPermission(request, "hosts.refresh");
+  await readNoFields(request);
   const config = requireConfig();
   try {
     const run = await probeFleet(config, actor);

@@ -2,7 +2,7 @@ import { z } from "zod";
 import { requireApiPermission } from "@/lib/auth/guard";
 import { tokenJson } from "@/lib/auth/token-json";
 import { revokeApiTokenById } from "@/lib/auth/tokens";
-import { json, route } from "@/lib/http";
+import { json, readNoFields, route } from "@/lib/http";
 
 export const dynamic = "force-dynamic";
 
@@ -10,6 +10,7 @@ const idSchema = z.coerce.number({ error: "a token id is a number" }).int().posi
 
 export const POST = route(async (request, { params }: { params: Promise<{ id: string }> }) => {
   const { actor } = await requireApiPermission(request, "admin");
+  await readNoFields(request);
   const id = idSchema.parse((await params).id);
   return json({ token: tokenJson(await revokeApiTokenById(id, actor)) });
 });
