@@ -61,9 +61,18 @@ export async function buildsView(config: AppConfig | null, channels?: ChannelVie
 
 export async function hostsView(): Promise<HostView[]> {
   return (await listHosts()).map((h) => ({
-    ...h,
+    name: h.name,
+    address: h.address,
+    port: h.port,
+    channels: h.channels,
+    version: h.version,
+    status: h.status,
+    errorKind: h.errorKind,
+    error: h.error,
     observedAt: h.observedAt?.toISOString() ?? null,
-    lastKnown: h.lastKnown && { ...h.lastKnown, observedAt: h.lastKnown.observedAt.toISOString() },
+    drift: h.drift,
+    offMajority: h.offMajority,
+    lastKnown: h.lastKnown && { version: h.lastKnown.version, status: h.lastKnown.status, observedAt: h.lastKnown.observedAt.toISOString() },
   }));
 }
 

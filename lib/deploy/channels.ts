@@ -1,7 +1,7 @@
 import "server-only";
 import { getDb, type Db, type Tx } from "../db";
 import { mostCommonVersion } from "../fleet/majority";
-import { latestObservations, type LatestObservation } from "../fleet/observations";
+import { inventoryHosts, type LatestObservation } from "../fleet/observations";
 
 // What version each channel is meant to run, and who strays from it. Pages, the API and the
 // promotion runner all read it from here.
@@ -43,21 +43,24 @@ export interface FleetSnapshot {
 
 const DEPLOYMENT_KINDS = ["promote", "rollback"];
 
+// One collator for every comparison: localeCompare with options builds a new one per call (about
+// 50 ms to sort 1,000 host names).
+const byHostName = new Intl.Collator("en", { numeric: true }).compare;
+
 /** A host whose package state is known (the probe saw a version or its absence). */
 export function isKnownState(o: LatestObservation | null): o is LatestObservation {
   return o !== null && (o.status === "ok" || o.status === "not-installed");
 }
 
-/** Reads hosts in inventory, their newest observation, channels in config and their deployments: four queries. */
+/** Reads hosts in inventory with their memberships and newest observation, channels in config and their deployments: three queries. */
 export async function readFleetSnapshot(db: Db | Tx = getDb()): Promise<FleetSnapshot> {
-  const [hostRows, channelRows, observations, deployments] = await Promise.all([
-    db.host.findMany({ where: { inInventory: true }, select: { id: true, name: true, address: true, port: true } }),
+  const [hostRows, channelList, deployments] = await Promise.all([
+    inventoryHosts(db),
     db.channel.findMany({
       where: { inConfig: true },
       orderBy: [{ position: "asc" }, { name: "asc" }],
-      select: { id: true, name: true, requires: true, batchSize: true, maxFailures: true, hosts: { select: { hostId: true } } },
+      select: { id: true, name: true, requires: true, batchSize: true, maxFailures: true },
     }),
-    latestObservations(db),
     db.deployment.findMany({
       where: { status: "succeeded", kind: { in: DEPLOYMENT_KINDS }, channel: { inConfig: true } },
       // One deployment at a time per channel (the channel lock), so id order is completion order.
@@ -65,10 +68,13 @@ export async function readFleetSnapshot(db: Db | Tx = getDb()): Promise<FleetSna
       select: { id: true, channelId: true, kind: true, version: true, fromVersion: true, finishedAt: true, createdAt: true },
     }),
   ]);
+  const membersOf = new Map<number, { hostId: number }[]>(channelList.map((c) => [c.id, []]));
+  for (const h of hostRows) for (const id of h.channelIds) membersOf.get(id)?.push({ hostId: h.id });
+  const channelRows = channelList.map((c) => ({ ...c, hosts: membersOf.get(c.id)! }));
 
   const hostById = new Map<number, FleetHost>();
-  for (const h of hostRows.sort((a, b) => a.name.localeCompare(b.name, "en", { numeric: true }))) {
-    hostById.set(h.id, { ...h, channelIds: [], observation: observations.get(h.id) ?? null });
+  for (const h of hostRows.sort((a, b) => byHostName(a.name, b.name))) {
+    hostById.set(h.id, { id: h.id, name: h.name, address: h.address, port: h.port, channelIds: [], observation: h.observation });
   }
   const memberIdsOf = new Map(channelRows.map((c) => [c.id, new Set(c.hosts.map((m) => m.hostId).filter((id) => hostById.has(id)))]));
 

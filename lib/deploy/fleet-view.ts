@@ -51,7 +51,11 @@ export interface DistributionEntry {
  * (lib/fleet/inventory.ts, keepInventoryInSync).
  */
 export async function listHosts(db: Db | Tx = getDb()): Promise<HostRow[]> {
-  const [snapshot, known] = await Promise.all([readFleetSnapshot(db), latestObservations(db, { knownOnly: true })]);
+  const snapshot = await readFleetSnapshot(db);
+  // A host whose newest observation saw the package state is its own last known state: only the
+  // others (unreachable, unknown) need a look further back.
+  const unknownIds = snapshot.hosts.filter((h) => h.observation && !isKnownState(h.observation)).map((h) => h.id);
+  const known = unknownIds.length ? await latestObservations(db, { hostIds: unknownIds, knownOnly: true }) : new Map<number, LatestObservation>();
   const channelName = new Map(snapshot.channels.map((c) => [c.id, c.name]));
 
   // Among hosts with a known state; null (not installed) counts as a state of its own.
@@ -71,7 +75,7 @@ export async function listHosts(db: Db | Tx = getDb()): Promise<HostRow[]> {
       observedAt: o?.observedAt ?? null,
       drift: hostDrift(snapshot, h),
       offMajority: isKnownState(o) && majority !== undefined && o.version !== majority,
-      lastKnown: lastKnownOf(known.get(h.id)),
+      lastKnown: lastKnownOf(isKnownState(o) ? o : known.get(h.id)),
     };
   });
 }

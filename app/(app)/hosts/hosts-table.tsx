@@ -1,5 +1,5 @@
 "use client";
-import { useMemo, useState } from "react";
+import { useEffect, useMemo, useState } from "react";
 import { compareVersions } from "@/lib/apt/version";
 import type { HostStatus, HostView } from "@/lib/client-types";
 import { formatUtc, relativeTime } from "../../_components/ui";
@@ -13,6 +13,9 @@ const STATUS_STYLE: Record<HostStatus, string> = {
   unknown: "text-amber-700 dark:text-amber-400",
 };
 
+// One collator for every comparison: localeCompare with options builds a new one per call.
+const byName = new Intl.Collator(undefined, { numeric: true }).compare;
+
 function compareHosts(a: HostView, b: HostView, key: SortKey): number {
   switch (key) {
     case "version":
@@ -23,15 +26,39 @@ function compareHosts(a: HostView, b: HostView, key: SortKey): number {
     case "observedAt":
       return (a.observedAt ?? "").localeCompare(b.observedAt ?? "");
     default:
-      return a.name.localeCompare(b.name, undefined, { numeric: true });
+      return byName(a.name, b.name);
   }
 }
+
+/** Rows rendered before "Show all": a fleet of 1,000 rendered whole made the page cost ten times a small one's. */
+const FIRST_ROWS = 100;
 
 export function HostsTable({ hosts, renderedAt }: { hosts: HostView[]; renderedAt: string }) {
   const [filter, setFilter] = useState("");
   const [status, setStatus] = useState<"" | HostStatus | "drift">("");
   const [sort, setSort] = useState<{ key: SortKey; desc: boolean }>({ key: "name", desc: false });
+  const [all, setAll] = useState(hosts.length <= FIRST_ROWS);
   const now = new Date(renderedAt);
+
+  const [linked, setLinked] = useState<string | null>(null);
+
+  // A link to one host's row (/hosts#host-NAME, from the audit log) shows every row and scrolls to it.
+  useEffect(() => {
+    const reveal = () => {
+      if (!location.hash.startsWith("#host-")) return;
+      setLinked(decodeURIComponent(location.hash.slice(1)));
+      setAll(true);
+    };
+    const frame = requestAnimationFrame(reveal);
+    addEventListener("hashchange", reveal);
+    return () => {
+      cancelAnimationFrame(frame);
+      removeEventListener("hashchange", reveal);
+    };
+  }, []);
+  useEffect(() => {
+    if (linked && all) document.getElementById(linked)?.scrollIntoView();
+  }, [linked, all]);
 
   const shown = useMemo(() => {
     const q = filter.trim().toLowerCase();
@@ -40,6 +67,7 @@ export function HostsTable({ hosts, renderedAt }: { hosts: HostView[]; renderedA
       .filter((h) => !q || [h.name, h.address, h.version ?? h.lastKnown?.version ?? "", ...h.channels].some((s) => s.toLowerCase().includes(q)))
       .sort((a, b) => (sort.desc ? -1 : 1) * compareHosts(a, b, sort.key));
   }, [hosts, filter, status, sort]);
+  const rows = all ? shown : shown.slice(0, FIRST_ROWS);
 
   function header(key: SortKey, label: string) {
     const active = sort.key === key;
@@ -84,7 +112,7 @@ export function HostsTable({ hosts, renderedAt }: { hosts: HostView[]; renderedA
             </tr>
           </thead>
           <tbody>
-            {shown.map((h) => (
+            {rows.map((h) => (
               <tr key={h.name} id={`host-${h.name}`} data-testid="host-row" data-host={h.name} className={h.drift || h.offMajority ? "bg-amber-50/60 dark:bg-amber-500/5" : ""}>
                 <td>
                   <div className="font-medium">{h.name}</div>
@@ -143,6 +171,14 @@ export function HostsTable({ hosts, renderedAt }: { hosts: HostView[]; renderedA
           </tbody>
         </table>
       </div>
+      {rows.length < shown.length ? (
+        <div className="border-t border-slate-200 px-3 py-2 text-sm dark:border-slate-800">
+          <button type="button" className="btn-secondary" onClick={() => setAll(true)} data-testid="hosts-show-all">
+            Show all {shown.length} hosts
+          </button>{" "}
+          <span className="text-slate-500">(the first {rows.length} are shown; the filter searches all of them)</span>
+        </div>
+      ) : null}
       {shown.length === 0 ? <p className="px-3 py-6 text-center text-sm text-slate-500">No host matches.</p> : null}
     </div>
   );
