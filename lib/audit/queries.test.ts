@@ -98,6 +98,34 @@ describe("audit keyset paging", () => {
   });
 });
 
+describe("audit actor and action together", () => {
+  it("pages them newest first across cursors, the same events as a plain reading", async () => {
+    const expected = (
+      await getDb().auditEvent.findMany({ where: { actorName: "alice", action: "user.signin" }, orderBy: [{ at: "desc" }, { id: "desc" }], select: { id: true } })
+    ).map((r) => r.id);
+    expect(expected).toHaveLength(12);
+    const seen: number[] = [];
+    let cursor: number | undefined;
+    do {
+      const page = await listAuditEvents({ ...f({ actor: "alice", action: "user.signin" }), limit: 5, cursor });
+      expect(page.events.every((e) => e.actor === "alice" && e.action === "user.signin")).toBe(true);
+      seen.push(...page.events.map((e) => e.id));
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+    expect(seen).toEqual(expected);
+    expect((await listAuditEvents({ ...f({ actor: "bob", action: "user.signin" }), limit: 5 })).events).toEqual([]);
+  });
+
+  it("reads them through the (actorName, action, at) index, in its order", async () => {
+    const plan = await getDb().$queryRawUnsafe<{ detail: string }[]>(
+      `EXPLAIN QUERY PLAN SELECT * FROM "AuditEvent" WHERE "actorName" = 'alice' AND "action" = 'user.signin' AND "at" <= '2026-11-05T12:00:00.000+00:00' ORDER BY "at" DESC, "id" DESC LIMIT 51`,
+    );
+    const details = plan.map((p) => p.detail).join("\n");
+    expect(details).toContain("AuditEvent_actorName_action_at_idx (actorName=? AND action=? AND at<?)");
+    expect(details).not.toContain("TEMP B-TREE");
+  });
+});
+
 describe("audit export", () => {
   it("streams more than a page of events of one instant, each once, oldest first, and takes % and _ in the text literally", async () => {
     useTestDatabase();
