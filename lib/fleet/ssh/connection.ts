@@ -6,6 +6,7 @@ import { NodeSSH } from "node-ssh";
 import type { HostConfig, SshConfig } from "../../config-schema";
 import { entriesForHost, keyBlobType, keyFingerprint, knownHostName, parseKnownHosts, verifyHostKey, type HostKeyVerdict, type KnownHostEntry } from "../known-hosts";
 import { SshError, type SshErrorKind } from "./errors";
+import { acquireHandshake } from "./handshakes";
 
 // Connections to hosts: TCP or a jump host's tunnel, the handshake checked against known_hosts, and
 // a pool that keeps an idle connection for the host's next command.
@@ -104,9 +105,22 @@ function poolKey(ep: Endpoint) {
   return `${ep.user}@${ep.address}:${ep.port}#${ep.label}`;
 }
 
+export interface OpenOptions {
+  /** A new connection even when an idle one is kept. */
+  fresh: boolean;
+  /** When the command was asked for (Date.now()); durations count from here. */
+  startedAt: number;
+  /** How long after startedAt a new connection may wait for its turn to handshake (the command's timeout). */
+  waitMs: number;
+  signal?: AbortSignal;
+}
+
+/** Handshakes at once when ssh.maxHandshakes is not set (and never more than ssh.concurrency). */
+export const DEFAULT_MAX_HANDSHAKES = 32;
+
 export interface Connector {
   /** A connection to the host with `command`'s channel open on it: a kept one when it still works, else a new one. */
-  open(host: HostConfig, command: string, fresh: boolean, startedAt: number): Promise<{ conn: Connection; opened: OpenedChannel }>;
+  open(host: HostConfig, command: string, opts: OpenOptions): Promise<{ conn: Connection; opened: OpenedChannel }>;
   /** Keeps a connection whose command ended cleanly for the host's next command, or closes it. */
   park(conn: Connection): void;
   destroy(conn: Connection): void;
@@ -116,6 +130,7 @@ export interface Connector {
 
 export function createConnector(ssh: SshConfig, idleMs: number): Connector {
   const connectTimeoutMs = Math.round(ssh.connectTimeoutSeconds * 1000);
+  const maxHandshakes = ssh.maxHandshakes ?? Math.min(ssh.concurrency, DEFAULT_MAX_HANDSHAKES);
   const pool = new Map<string, Connection>();
   let bastion: Promise<Connection> | null = null;
   let closed = false;
@@ -152,6 +167,21 @@ export function createConnector(ssh: SshConfig, idleMs: number): Connector {
       knownHosts = { mtimeMs, size, entries, gen: (knownHosts?.gen ?? 0) + 1, unreadable };
     }
     return knownHosts;
+  }
+
+  // The known_hosts lines that name each host, per version of the file: a hashed line costs an HMAC
+  // per line and name, so matching every line on every connection grows with the fleet squared.
+  let matched: { gen: number; revoked: KnownHostEntry[]; byHost: Map<string, KnownHostEntry[]> } | null = null;
+  function linesFor(kh: { gen: number; entries: KnownHostEntry[] }, ep: Endpoint): { known: KnownHostEntry[]; relevant: KnownHostEntry[] } {
+    if (!matched || matched.gen !== kh.gen) matched = { gen: kh.gen, revoked: kh.entries.filter((e) => e.marker === "revoked"), byHost: new Map() };
+    const key = `${ep.port} ${ep.names.join(" ")}`;
+    let known = matched.byHost.get(key);
+    if (!known) {
+      known = entriesForHost(kh.entries, ep.names, ep.port);
+      matched.byHost.set(key, known);
+    }
+    // verifyHostKey needs only these: revoked keys refuse wherever they are listed, the rest must name the host.
+    return { known, relevant: [...matched.revoked, ...known] };
   }
 
   function endpointOf(host: HostConfig): Endpoint {
@@ -278,7 +308,8 @@ export function createConnector(ssh: SshConfig, idleMs: number): Connector {
         durationMs: Date.now() - startedAt,
       });
     }
-    const knownTypes = [...new Set(entriesForHost(kh.entries, ep.names, ep.port).map((e) => e.keyType))];
+    const { known, relevant } = linesFor(kh, ep);
+    const knownTypes = [...new Set(known.map((e) => e.keyType))];
     // Ask first for the key types known_hosts lists, as ssh(1) does, so a host with several keys is
     // checked against the one on file rather than reported as unknown.
     const preferred = knownTypes.flatMap(algorithmsForKeyType).filter((a) => DEFAULT_HOST_KEY_ALGORITHMS.includes(a));
@@ -290,10 +321,12 @@ export function createConnector(ssh: SshConfig, idleMs: number): Connector {
       sock: sock as Socket,
       username: ep.user,
       privateKey: key,
+      // The key is the only way in: asking for "none" first (ssh2's default) costs a round trip per connection.
+      authHandler: ["publickey"],
       readyTimeout: connectTimeoutMs,
       algorithms: { serverHostKey: serverHostKey as never },
       hostVerifier: ((hostKey: Buffer) => {
-        const v = verifyHostKey(kh.entries, ep.names, ep.port, hostKey);
+        const v = verifyHostKey(relevant, ep.names, ep.port, hostKey);
         if (v === "ok") return true;
         verdict = { verdict: v, key: hostKey };
         return false;
@@ -314,6 +347,32 @@ export function createConnector(ssh: SshConfig, idleMs: number): Connector {
     if (via) via.children++;
     setRef(conn, true);
     return conn;
+  }
+
+  /**
+   * Runs `attempt` (a TCP connection and its SSH handshake) once fewer than maxHandshakes are under
+   * way in the process. The connect timeout starts with the attempt, not while waiting; the wait
+   * itself ends at the command's timeout or its signal.
+   */
+  async function inTurn(ep: Endpoint, opts: OpenOptions, attempt: () => Promise<Connection>): Promise<Connection> {
+    const release = await acquireHandshake({
+      max: maxHandshakes,
+      deadline: opts.startedAt + opts.waitMs,
+      signal: opts.signal,
+      timeout: () =>
+        new SshError({
+          kind: "connect-timeout",
+          host: ep.label,
+          message: `${ep.label}: no turn to connect within ${Math.round(opts.waitMs / 100) / 10}s: at most ${maxHandshakes} SSH handshake${maxHandshakes === 1 ? "" : "s"} run at once (ssh.maxHandshakes), and the hosts ahead of this one took all that time`,
+          durationMs: Date.now() - opts.startedAt,
+        }),
+      cancelled: () => new SshError({ kind: "cancelled", host: ep.label, message: `${ep.label}: cancelled`, durationMs: Date.now() - opts.startedAt }),
+    });
+    try {
+      return await attempt();
+    } finally {
+      release();
+    }
   }
 
   async function connectBastion(): Promise<Connection> {
@@ -338,16 +397,25 @@ export function createConnector(ssh: SshConfig, idleMs: number): Connector {
     return attempt;
   }
 
-  async function connect(host: HostConfig, startedAt: number): Promise<Connection> {
+  async function connect(host: HostConfig, opts: OpenOptions): Promise<Connection> {
+    const { startedAt } = opts;
     const ep = endpointOf(host);
-    if (!ssh.jumpHost) return handshake(ep, tcpConnect(ep), startedAt);
-    let b: Connection;
-    try {
-      b = await connectBastion();
-    } catch (e) {
-      if (!(e instanceof SshError)) throw e;
-      throw new SshError({ kind: e.kind, host: ep.label, message: `${ep.label}: via ${e.message}`, durationMs: Date.now() - startedAt, cause: e });
-    }
+    if (!ssh.jumpHost) return inTurn(ep, opts, () => handshake(ep, tcpConnect(ep), startedAt));
+    // The bastion is taken once this connection's turn has come, so it cannot go idle while we wait.
+    return inTurn(ep, opts, async () => {
+      let b: Connection;
+      try {
+        b = await connectBastion();
+      } catch (e) {
+        if (!(e instanceof SshError)) throw e;
+        throw new SshError({ kind: e.kind, host: ep.label, message: `${ep.label}: via ${e.message}`, durationMs: Date.now() - startedAt, cause: e });
+      }
+      return tunnel(ep, b, startedAt);
+    });
+  }
+
+  /** A target connection through the bastion `b`: the tunnel, then the target's own handshake. */
+  async function tunnel(ep: Endpoint, b: Connection, startedAt: number): Promise<Connection> {
     const stream = await new Promise<Duplex>((resolve, reject) => {
       let timedOut = false;
       const timer = setTimeout(() => {
@@ -396,7 +464,8 @@ export function createConnector(ssh: SshConfig, idleMs: number): Connector {
     });
   }
 
-  async function open(host: HostConfig, command: string, fresh: boolean, startedAt: number): Promise<{ conn: Connection; opened: OpenedChannel }> {
+  async function open(host: HostConfig, command: string, opts: OpenOptions): Promise<{ conn: Connection; opened: OpenedChannel }> {
+    const { fresh, startedAt } = opts;
     const ep = endpointOf(host);
     const kept = pool.get(poolKey(ep));
     if (kept) {
@@ -414,7 +483,7 @@ export function createConnector(ssh: SshConfig, idleMs: number): Connector {
         }
       }
     }
-    const conn = await connect(host, startedAt);
+    const conn = await connect(host, opts);
     try {
       return { conn, opened: await openChannel(conn, command, connectTimeoutMs) };
     } catch (e) {

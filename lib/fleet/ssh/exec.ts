@@ -57,7 +57,7 @@ export async function runCommand(connector: Connector, ssh: SshConfig, host: Hos
     new SshError({ kind: "cancelled", host: host.name, message: `${host.name}: cancelled`, command, durationMs: Date.now() - startedAt });
   if (opts.signal?.aborted) throw cancelled();
 
-  const acquiring = connector.open(host, command, opts.fresh ?? false, startedAt);
+  const acquiring = connector.open(host, command, { fresh: opts.fresh ?? false, startedAt, waitMs: timeoutMs, signal: opts.signal });
   const { conn, opened } = await abortable(acquiring, opts.signal, () => {
     // Whatever the attempt still produces is closed unused.
     acquiring.then(({ conn: late }) => connector.destroy(late), () => {});
