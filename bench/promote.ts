@@ -2,17 +2,18 @@
 // version read-back, records) against parallel-ssh running the same install command on the same
 // sandbox hosts. Prints figures; asserts nothing.
 //
-//   npx tsx --conditions=react-server bench/promote.ts --hosts 10,50 [--runs 5]
+//   npx tsx --conditions=react-server bench/promote.ts --hosts 10,50 [--runs 5] [--dir DIR]
 //
-// One sandbox with the largest size is started and stopped at the end; each size uses its first N
-// hosts, all in one batch (batchSize = N, concurrency = N). Every round moves every host to the
+// Without --dir one sandbox with the largest size is started and stopped at the end; with --dir a
+// running sandbox is reused. Each size uses its first N hosts, all in one batch (batchSize = N,
+// concurrency = N). Every round moves every host to the
 // other of two versions, so both tools always change N hosts.
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { down, installedVersion, up, type Sandbox } from "../e2e/sandbox";
+import { down, installedVersion, load, up, type Sandbox } from "../e2e/sandbox";
 import { readConfigFile, type AppConfig } from "../lib/config";
 import { renderCommand } from "../lib/shell";
 import { onCleanup, runCleanups } from "./lib/cleanup";
@@ -134,12 +135,13 @@ export async function promoteFigures(opts: PromoteOptions): Promise<Figure[]> {
 }
 
 async function main() {
-  const { values } = parseArgs({ options: { hosts: { type: "string", default: "10,50" }, runs: { type: "string", default: "5" } } });
+  const { values } = parseArgs({ options: { hosts: { type: "string", default: "10,50" }, runs: { type: "string", default: "5" }, dir: { type: "string" } } });
   const sizes = values.hosts.split(",").map((s) => Number(s.trim()));
   const rounds = Number(values.runs);
   if (sizes.some((n) => !Number.isInteger(n) || n < 1) || !Number.isInteger(rounds) || rounds < 1) throw new Error("--hosts takes sizes like 10,50; --runs a count");
+  const sandbox = values.dir === undefined ? undefined : await load(values.dir);
   try {
-    printFigures(await promoteFigures({ sizes, rounds, log: console.error }));
+    printFigures(await promoteFigures({ sizes, rounds, log: console.error, sandbox }));
   } finally {
     await runCleanups();
   }
