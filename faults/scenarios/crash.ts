@@ -132,7 +132,7 @@ const midExport: Scenario = {
     const { app, tokens } = suite;
     // Enough history that the export is still streaming when the server dies; written by the app's audit writer.
     await app.stop();
-    execFileSync("npx", [...TSX, "bench/http/seed.ts", "audit", "30000"], { cwd: ROOT, env: app.env(), stdio: ["ignore", "ignore", "inherit"] });
+    execFileSync("npx", [...TSX, "bench/http/seed.ts", "audit", "15000"], { cwd: ROOT, env: app.env(), stdio: ["ignore", "ignore", "inherit"] });
     await app.start();
     const events = count(app, "SELECT count(*) AS n FROM AuditEvent");
     const res = await fetch(`${app.url}/api/audit/export?format=csv`, { headers: { authorization: `Bearer ${tokens.admin}` } });

@@ -63,7 +63,7 @@ beforeAll(async () => {
       webhooks: [
         hook({ url: ok.url, secretEnv: "TEST_HOOK_SECRET" }),
         hook({ url: failing.url, retries: 2, retryDelaySeconds: 0.1 }),
-        hook({ url: hanging.url, timeoutSeconds: 3, retries: 0 }),
+        hook({ url: hanging.url, timeoutSeconds: 8, retries: 0 }),
         hook({ url: downUrl, events: ["deployment.finish"], retries: 1, retryDelaySeconds: 0.1 }),
       ],
     },
@@ -101,7 +101,7 @@ describe("webhooks", () => {
     const d = (await getDeployment(started.id))!;
     expect(d.status).toBe("succeeded");
     expect(await installedVersion(fx.sb, fx.sb.hosts[0]!.name)).toBe(version);
-    // The deployment ended while the hanging receiver still held its start message.
+    // The deployment ended while the hanging receiver still held its start message (8 s: room for a loaded machine).
     const hangingStart = await getDb().webhookDelivery.findFirstOrThrow({ where: { deploymentId: started.id, url: hanging.url, event: "deployment.start" } });
     expect(hangingStart.status === "sending" || hangingStart.status === "pending").toBe(true);
 
@@ -110,7 +110,7 @@ describe("webhooks", () => {
     expect(of(ok.url, "deployment.start")).toMatchObject({ status: "delivered", attempts: 1, lastStatus: 204 });
     expect(of(ok.url, "deployment.finish")).toMatchObject({ status: "delivered", attempts: 1 });
     expect(of(failing.url, "deployment.finish")).toMatchObject({ status: "failed", attempts: 3, lastStatus: 500, lastError: "the receiver answered 500" });
-    expect(of(hanging.url, "deployment.start")).toMatchObject({ status: "failed", attempts: 1, lastError: "no answer within 3s" });
+    expect(of(hanging.url, "deployment.start")).toMatchObject({ status: "failed", attempts: 1, lastError: "no answer within 8s" });
     expect(of(downUrl, "deployment.finish")).toMatchObject({ status: "failed", attempts: 2, lastError: expect.stringMatching(/ECONNREFUSED/) });
     expect(rows.filter((r) => r.url === downUrl)).toHaveLength(1);
     expect(failing.got).toHaveLength(6);
