@@ -60,7 +60,7 @@ export const sshSchema = z
       .strict()
       .optional(),
     concurrency: z.number().int().min(1).max(500).default(50),
-    /** SSH handshakes under way at once in the process; unset: min(concurrency, 32). */
+    /** SSH handshakes under way at once in the process; unset: min(concurrency, 64). */
     maxHandshakes: z.number().int().min(1).max(500).optional(),
     connectTimeoutSeconds: seconds(10, 300),
     commandTimeoutSeconds: seconds(600, 7200),

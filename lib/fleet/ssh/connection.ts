@@ -116,7 +116,7 @@ export interface OpenOptions {
 }
 
 /** Handshakes at once when ssh.maxHandshakes is not set (and never more than ssh.concurrency). */
-export const DEFAULT_MAX_HANDSHAKES = 32;
+export const DEFAULT_MAX_HANDSHAKES = 64;
 
 export interface Connector {
   /** A connection to the host with `command`'s channel open on it: a kept one when it still works, else a new one. */
