@@ -1,7 +1,8 @@
+import { readFileSync } from "node:fs";
 import { expect, test } from "@playwright/test";
 import { hangHost, installedVersion, load, setInstalled, startHost } from "./sandbox";
 import { signIn } from "./fixtures/auth";
-import { SANDBOX_DIR } from "./fixtures/env";
+import { SANDBOX_DIR, TOKENS_FILE } from "./fixtures/env";
 
 test("the hosts page shows every sandbox host and a refresh picks up a change made behind its back", async ({ page }) => {
   const sandbox = await load(SANDBOX_DIR);
@@ -50,5 +51,29 @@ test("a probe stuck on a hanging host never blocks the pages, and the host ends 
     await expect(row).toContainText("no SSH handshake within 5s");
   } finally {
     await startHost(sandbox, stuck);
+  }
+});
+
+test("an open hosts page follows what a refresh elsewhere read, without reloading", async ({ page, request }) => {
+  const sandbox = await load(SANDBOX_DIR);
+  const { deployer } = JSON.parse(readFileSync(TOKENS_FILE, "utf8")) as { deployer: string };
+  const target = sandbox.hosts[0]!;
+  const before = await installedVersion(sandbox, target.name);
+  const other = sandbox.versions.find((v) => v !== before)!;
+  await signIn(page, "viewer");
+  await page.goto("/hosts");
+  // What the reader typed stays: the page is updated in place, not loaded again.
+  const filter = page.getByRole("searchbox");
+  await filter.fill(target.name);
+  const row = page.locator(`[data-testid=host-row][data-host="${target.name}"]`);
+  await expect(row.getByTestId("host-version")).toHaveText(before ?? "—");
+  await setInstalled(sandbox, target.name, other);
+  try {
+    expect((await request.post("/api/hosts/refresh", { headers: { authorization: `Bearer ${deployer}` }, data: {} })).status()).toBe(200);
+    await expect(row.getByTestId("host-version")).toHaveText(other, { timeout: 12_000 });
+    await expect(filter).toHaveValue(target.name);
+  } finally {
+    await setInstalled(sandbox, target.name, before);
+    await request.post("/api/hosts/refresh", { headers: { authorization: `Bearer ${deployer}` }, data: {} });
   }
 });

@@ -5,7 +5,7 @@ import type { HostRow, LastKnown } from "./deploy/fleet-view";
 import type { HostStatus } from "./fleet/status";
 
 export type { HostStatus };
-export type { DistributionEntry } from "./deploy/fleet-view";
+export type { DistributionEntry } from "./fleet/distribution";
 
 export interface RepositoryView {
   configured: boolean;

@@ -54,7 +54,7 @@ export async function promotionFigures(cwd: string, dir: string, t: Template, z:
       figures: [
         {
           id: `6 promotion watched by ${z.viewers}+${z.viewers}`,
-          what: `promotion of ${z.promotionHosts} sandbox hosts (one batch) with ${z.viewers} viewers of its event stream and ${z.viewers} of /hosts (each reloading it every 5 s)`,
+          what: `promotion of ${z.promotionHosts} sandbox hosts (one batch) with ${z.viewers} viewers of its event stream and ${z.viewers} of /hosts (each loading the page, then reading its live updates every 5 s)`,
           ours: { values: w, unit: "s" },
           peer: { values: u, unit: "s", name: "the same promotion unwatched" },
           goal: "≤ 1.2×; 0 errors; every viewer sees the final state",

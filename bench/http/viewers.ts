@@ -1,6 +1,6 @@
 // One promotion through the API, optionally watched by live viewers: each deployment viewer reads
-// the server-sent event stream to its `end`; each /hosts viewer reloads the page every 5 s (the page
-// has no live refresh of its own). The time is from the promote request until the deployment reads
+// the server-sent event stream to its `end`; each /hosts viewer loads the page once and then reads
+// GET /api/hosts every 5 s, as the open page does (app/(app)/hosts/hosts-live.tsx). The time is from the promote request until the deployment reads
 // as ended (polled every 100 ms, the same way watched or not).
 import type { RunningApp } from "./app";
 
@@ -42,9 +42,11 @@ async function streamViewer(app: RunningApp, id: number, signal: AbortSignal): P
 
 async function hostsViewer(app: RunningApp, done: () => boolean, version: string, signal: AbortSignal): Promise<{ errors: number; sawFinal: boolean }> {
   let errors = 0;
+  let path = "/hosts";
   const get = async () => {
     try {
-      const res = await fetch(`${app.url}/hosts`, { headers: { cookie: app.cookie }, signal });
+      const res = await fetch(`${app.url}${path}`, { headers: { cookie: app.cookie }, signal });
+      path = "/api/hosts";
       const html = await res.text();
       if (!res.ok) errors++;
       return html;

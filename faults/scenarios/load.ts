@@ -1,6 +1,7 @@
-// 8. Load: 200 viewers of /hosts and 200 of the live deployment page (the page, then its event
-// stream, as a browser does) for 60 s while a 20-host promotion runs: no request errors, the
-// promotion within 1.2× of the same promotion unwatched, memory back near its baseline afterwards.
+// 8. Load: 200 viewers of /hosts (the page, then its live updates) and 200 of the live deployment
+// page (the page, then its event stream, as a browser does) for 60 s while a 20-host promotion
+// runs: no request errors, the promotion within 1.2× of the same promotion unwatched, memory back
+// near its baseline afterwards.
 import { readdirSync, readFileSync } from "node:fs";
 import { setRepositoryMode } from "../../e2e/sandbox";
 import { check, promote, sleep, truth, until, USERS, waitFinished, type App } from "../harness";
@@ -84,18 +85,21 @@ async function pageViewer(app: App, cookie: string, id: number, t: Tally, stop: 
   return last;
 }
 
+/** What a browser with /hosts open does: the page once, then GET /api/hosts every 5 s (hosts-live.tsx). */
 async function hostsViewer(app: App, cookie: string, t: Tally, until: number, stop: AbortSignal): Promise<void> {
-  // Spread over the reload period, as 200 people would be.
+  // Spread over the update period, as 200 people would be.
   await sleep(Math.random() * HOSTS_RELOAD_MS);
+  let path = "/hosts";
   while (Date.now() < until && !stop.aborted) {
     try {
-      const res = await fetch(`${app.url}/hosts`, { headers: { cookie }, signal: stop });
+      const res = await fetch(`${app.url}${path}`, { headers: { cookie }, signal: stop });
       t.requests++;
       await res.text();
-      if (!res.ok) fail(t, `/hosts ${res.status}`);
+      if (!res.ok) fail(t, `${path} ${res.status}`);
     } catch (e) {
-      if (!stop.aborted) fail(t, `/hosts: ${(e as Error).message}`);
+      if (!stop.aborted) fail(t, `${path}: ${(e as Error).message}`);
     }
+    path = "/api/hosts";
     await sleep(HOSTS_RELOAD_MS);
   }
 }
@@ -156,7 +160,7 @@ const viewers: Scenario = {
         const ratio = watchedSeconds / quiet.seconds;
         const figures = [
           `promotion ${quiet.seconds.toFixed(1)} s unwatched, ${watchedSeconds.toFixed(1)} s watched: ${ratio.toFixed(2)}×`,
-          `${hostsTally.requests} /hosts loads, ${pages.requests} page+stream requests, ${hostsTally.errors + pages.errors} errors`,
+          `${hostsTally.requests} /hosts page and update requests, ${pages.requests} page+stream requests, ${hostsTally.errors + pages.errors} errors`,
           `${sawFinal}/${VIEWERS} page viewers saw the final state`,
           `RSS ${baseline.toFixed(0)} MB before, ${peak.toFixed(0)} MB peak, ${after.toFixed(0)} MB after`,
         ];

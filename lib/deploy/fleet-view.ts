@@ -1,10 +1,12 @@
 import "server-only";
-import { compareVersions } from "../apt/version";
 import { getDb, type Db, type Tx } from "../db";
 import { mostCommonVersion } from "../fleet/majority";
 import { latestObservations, type LatestObservation } from "../fleet/observations";
 import type { HostStatus } from "../fleet/status";
 import { hostDrift, isKnownState, readFleetSnapshot } from "./channels";
+import { distributionOf, type DistributionEntry } from "../fleet/distribution";
+
+export { distributionOf, type DistributionEntry };
 
 // The fleet as pages and the API show it: each host with its newest observation and its drift
 // from its channel (drift needs the channels' deployments, hence here rather than in lib/fleet).
@@ -39,11 +41,6 @@ function lastKnownOf(o: LatestObservation | undefined): LastKnown | null {
   return { version: o.version, status: o.status, observedAt: o.observedAt };
 }
 
-export interface DistributionEntry {
-  version: string | null;
-  status: HostStatus;
-  hosts: number;
-}
 
 /**
  * Hosts in inventory with their newest observation, their newest observation of a known package
@@ -80,27 +77,9 @@ export async function listHosts(db: Db | Tx = getDb()): Promise<HostRow[]> {
   });
 }
 
-const STATUS_ORDER: Record<HostStatus, number> = { ok: 0, "not-installed": 1, unreachable: 2, unknown: 3 };
 
 /** How many hosts run each version (and how many are not installed, unreachable or unknown), newest first. */
 export async function versionDistribution(db?: Db | Tx): Promise<DistributionEntry[]> {
   return distributionOf(await listHosts(db));
 }
 
-/** The distribution of hosts already read (listHosts), without reading the fleet again. */
-export function distributionOf(hosts: readonly Pick<HostRow, "status" | "version">[]): DistributionEntry[] {
-  const groups = new Map<string, DistributionEntry>();
-  for (const h of hosts) {
-    const status = h.status;
-    const version = status === "ok" ? h.version : null;
-    const key = `${status}\u0000${version ?? ""}`;
-    const entry = groups.get(key) ?? { version, status, hosts: 0 };
-    entry.hosts++;
-    groups.set(key, entry);
-  }
-  return [...groups.values()].sort((a, b) => {
-    if (a.status !== b.status) return STATUS_ORDER[a.status] - STATUS_ORDER[b.status];
-    if (a.version !== null && b.version !== null) return compareVersions(b.version, a.version);
-    return 0;
-  });
-}

@@ -3,12 +3,10 @@ import { requirePageUser } from "@/lib/auth/guard";
 import { deniedReason } from "@/lib/auth/permissions";
 import { getConfigState } from "@/lib/config";
 import { hostsView, probeView } from "@/lib/present";
-import { distributionOf } from "@/lib/deploy/fleet-view";
 import { NotConfigured } from "../../_components/not-configured";
 import { RefreshButton } from "../../_components/refresh-button";
 import { EmptyState, PageHeader } from "../../_components/ui";
-import { VersionChart } from "../../_components/version-chart";
-import { HostsTable } from "./hosts-table";
+import { HostsLive } from "./hosts-live";
 
 export const metadata: Metadata = { title: "Hosts" };
 export const dynamic = "force-dynamic";
@@ -34,25 +32,13 @@ export default async function HostsPage() {
     );
   }
   const hosts = await hostsView();
-  const distribution = distributionOf(hosts);
-  const drifting = hosts.filter((h) => h.drift).length;
   return (
     <>
       {header}
       {hosts.length === 0 ? (
         <EmptyState title="No hosts in the inventory.">Hosts come from the <code className="mono">hosts</code> list of the configuration file.</EmptyState>
       ) : (
-        <div className="grid grid-cols-1 gap-5 lg:grid-cols-[1fr_18rem]">
-          <div className="min-w-0 space-y-3">
-            {drifting ? (
-              <p className="text-sm text-amber-800 dark:text-amber-300" role="status">
-                {drifting} host{drifting === 1 ? " runs" : "s run"} a version other than its channel&apos;s.
-              </p>
-            ) : null}
-            <HostsTable hosts={hosts} renderedAt={new Date().toISOString()} />
-          </div>
-          <VersionChart entries={distribution} />
-        </div>
+        <HostsLive hosts={hosts} renderedAt={new Date().toISOString()} />
       )}
     </>
   );
