@@ -74,6 +74,7 @@ test("an open hosts page follows what a refresh elsewhere read, without reloadin
     await expect(filter).toHaveValue(target.name);
   } finally {
     await setInstalled(sandbox, target.name, before);
-    await request.post("/api/hosts/refresh", { headers: { authorization: `Bearer ${deployer}` }, data: {} });
+    // A fresh connection: the one used above may have been closed by the server meanwhile (keep-alive).
+    await fetch(new URL("/api/hosts/refresh", page.url()), { method: "POST", headers: { authorization: `Bearer ${deployer}`, "content-type": "application/json" }, body: "{}" });
   }
 });
