@@ -54,64 +54,71 @@ export async function openSuite(dir: string, log: (line: string) => void): Promi
   const sb = await up({ hosts: HOSTS, dir: path.join(dir, "sandbox") });
   log(`sandbox of ${HOSTS} hosts up in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 
-  const webhooks: string[] = [];
-  const hookServer = createServer((req, res) => {
-    let body = "";
-    req.on("data", (c) => (body += c));
-    req.on("end", () => {
-      webhooks.push(JSON.stringify(req.headers) + "\n" + body);
-      res.writeHead(204).end();
+  // Whatever fails from here on, the sandbox and any server started go with it.
+  try {
+    const webhooks: string[] = [];
+    const hookServer = createServer((req, res) => {
+      let body = "";
+      req.on("data", (c) => (body += c));
+      req.on("end", () => {
+        webhooks.push(JSON.stringify(req.headers) + "\n" + body);
+        res.writeHead(204).end();
+      });
     });
-  });
-  const hookPort = await freePort(3701, 3799);
-  await listen(hookServer, hookPort);
-  const appPort = await freePort(hookPort + 1, 3799);
-  const spare = await freePort(appPort + 1, 3799);
-  const oidcPort = await freePort(spare + 1, 3799);
+    const hookPort = await freePort(3701, 3799);
+    await listen(hookServer, hookPort);
+    const appPort = await freePort(hookPort + 1, 3799);
+    const spare = await freePort(appPort + 1, 3799);
+    const oidcPort = await freePort(spare + 1, 3799);
 
-  const doc = readConfig(sb.configPath);
-  doc.ssh.connectTimeoutSeconds = 5;
-  doc.ssh.commandTimeoutSeconds = 25;
-  doc.channels = [
-    { name: "canary", hosts: [sb.hosts[0]!.name], batchSize: 1, maxFailures: 0 },
-    { name: "beta", hosts: "all", requires: "canary", batchSize: 5, maxFailures: 1 },
-    { name: "faults", hosts: FAULT_HOSTS, batchSize: FAULT_HOSTS.length, maxFailures: FAULT_HOSTS.length },
-    { name: "strict", hosts: STRICT_HOSTS, batchSize: 1, maxFailures: 0 },
-  ];
-  doc.notifications = { webhooks: [{ url: `http://127.0.0.1:${hookPort}/hook`, secretEnv: "FAULTS_WEBHOOK_SECRET", retries: 0 }] };
-  // Nothing listens there: the identity provider is only configured, so its client secret is in the app's environment.
-  doc.auth = { local: true, oidc: { issuer: `http://127.0.0.1:${oidcPort}/oidc`, clientId: "scap-channels", name: "the test IdP", roles: { admin: ["sre"], deployer: ["releng"], viewer: [] } } };
-  writeConfig(sb.configPath, doc);
+    const doc = readConfig(sb.configPath);
+    doc.ssh.connectTimeoutSeconds = 5;
+    doc.ssh.commandTimeoutSeconds = 25;
+    doc.channels = [
+      { name: "canary", hosts: [sb.hosts[0]!.name], batchSize: 1, maxFailures: 0 },
+      { name: "beta", hosts: "all", requires: "canary", batchSize: 5, maxFailures: 1 },
+      { name: "faults", hosts: FAULT_HOSTS, batchSize: FAULT_HOSTS.length, maxFailures: FAULT_HOSTS.length },
+      { name: "strict", hosts: STRICT_HOSTS, batchSize: 1, maxFailures: 0 },
+    ];
+    doc.notifications = { webhooks: [{ url: `http://127.0.0.1:${hookPort}/hook`, secretEnv: "FAULTS_WEBHOOK_SECRET", retries: 0 }] };
+    // Nothing listens there: the identity provider is only configured, so its client secret is in the app's environment.
+    doc.auth = { local: true, oidc: { issuer: `http://127.0.0.1:${oidcPort}/oidc`, clientId: "scap-channels", name: "the test IdP", roles: { admin: ["sre"], deployer: ["releng"], viewer: [] } } };
+    writeConfig(sb.configPath, doc);
 
-  const app = new App(appPort, `file:${path.join(dir, "faults.db")}`, sb.configPath, dir);
-  execFileSync("npx", [...TSX, "scripts/prepare-db.ts"], { cwd: ROOT, env: app.env(), stdio: ["ignore", "ignore", "inherit"] });
-  const tokens = JSON.parse(runScript(app, ["faults/prepare-users.ts"])) as Tokens;
-  await app.start();
-  log(`app up on ${app.url} (log ${app.log})`);
+    const app = new App(appPort, `file:${path.join(dir, "faults.db")}`, sb.configPath, dir);
+    execFileSync("npx", [...TSX, "scripts/prepare-db.ts"], { cwd: ROOT, env: app.env(), stdio: ["ignore", "ignore", "inherit"] });
+    const tokens = JSON.parse(runScript(app, ["faults/prepare-users.ts"])) as Tokens;
+    await app.start();
+    log(`app up on ${app.url} (log ${app.log})`);
 
-  const suite: Suite = {
-    dir,
-    sb,
-    app,
-    tokens,
-    hosts: sb.hosts.map((h) => h.name),
-    versions: [...sb.versions],
-    webhooks,
-    spare,
-    async reset() {
-      await setRepositoryMode(sb, "up");
-      await restoreRepository(sb);
-      for (const h of suite.hosts) await startHost(sb, h);
-    },
-    async close() {
-      await app.stop();
-      hookServer.close();
-      await down(sb.dir);
-    },
-  };
-  const builds = await app.post("/api/builds/refresh", tokens.admin);
-  if (builds.status !== 200 || !builds.json.outcome.ok) throw new Error(`the first builds refresh failed: ${builds.text.slice(0, 300)}`);
-  const hosts = await app.post("/api/hosts/refresh", tokens.admin);
-  if (hosts.status !== 200) throw new Error(`the first hosts refresh failed: ${hosts.text.slice(0, 300)}`);
-  return suite;
+    const suite: Suite = {
+      dir,
+      sb,
+      app,
+      tokens,
+      hosts: sb.hosts.map((h) => h.name),
+      versions: [...sb.versions],
+      webhooks,
+      spare,
+      async reset() {
+        await setRepositoryMode(sb, "up");
+        await restoreRepository(sb);
+        for (const h of suite.hosts) await startHost(sb, h);
+      },
+      async close() {
+        await app.stop();
+        hookServer.close();
+        await down(sb.dir);
+      },
+    };
+    const builds = await app.post("/api/builds/refresh", tokens.admin);
+    if (builds.status !== 200 || !builds.json.outcome.ok) throw new Error(`the first builds refresh failed: ${builds.text.slice(0, 300)}`);
+    const hosts = await app.post("/api/hosts/refresh", tokens.admin);
+    if (hosts.status !== 200) throw new Error(`the first hosts refresh failed: ${hosts.text.slice(0, 300)}`);
+    return suite;
+  } catch (e) {
+    killLeftovers(dir);
+    await down(sb.dir);
+    throw e;
+  }
 }
