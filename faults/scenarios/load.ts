@@ -2,7 +2,7 @@
 // page (the page, then its event stream, as a browser does) for 60 s while a 20-host promotion
 // runs: no request errors, every viewer sees the end, the promotion succeeds. Reported against their
 // goals: the promotion's time against the same promotion unwatched (≤ 1.2×) and memory afterwards.
-import { readdirSync, readFileSync } from "node:fs";
+import { rssMB } from "../../bench/http/app";
 import { setRepositoryMode } from "../../e2e/sandbox";
 import { check, promote, sleep, truth, until, USERS, waitFinished, type App } from "../harness";
 import type { Scenario } from "../index";
@@ -12,31 +12,6 @@ const VIEWERS = 200;
 const LOAD_SECONDS = 60;
 const HOSTS_RELOAD_MS = 5000;
 const ENDED = new Set(["succeeded", "failed", "partial", "cancelled", "interrupted"]);
-
-/** Resident memory of a process and its descendants, in MB. */
-function rssMB(pid: number): number {
-  const kids = new Map<number, number[]>();
-  const rss = new Map<number, number>();
-  for (const e of readdirSync("/proc")) {
-    if (!/^\d+$/.test(e)) continue;
-    try {
-      const s = readFileSync(`/proc/${e}/status`, "utf8");
-      const ppid = Number(/^PPid:\s+(\d+)/m.exec(s)?.[1]);
-      rss.set(Number(e), Number(/^VmRSS:\s+(\d+)/m.exec(s)?.[1] ?? 0));
-      kids.set(ppid, [...(kids.get(ppid) ?? []), Number(e)]);
-    } catch {
-      // Gone while we looked.
-    }
-  }
-  let total = 0;
-  const stack = [pid];
-  while (stack.length) {
-    const p = stack.pop()!;
-    total += rss.get(p) ?? 0;
-    stack.push(...(kids.get(p) ?? []));
-  }
-  return total / 1024;
-}
 
 interface Tally {
   requests: number;
